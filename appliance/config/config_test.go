@@ -1,0 +1,347 @@
+package config
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func writeYAML(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "proxypair.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// clearEnv hides any PROXYPAIR_* variable of the machine running the tests.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, EnvPrefix) {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func load(t *testing.T, src Source) (*Config, []Problem) {
+	t.Helper()
+	c, problems, err := Load(src)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return c, problems
+}
+
+const seed = `
+vrrp:
+  interface: eth1
+  virtual_router_id: 51
+  priority: 200
+  version: 2
+  advert_interval: 1s
+  auth_pass: pass1234
+  virtual_ips: [192.168.200.102/24]
+`
+
+func TestExampleConfigs(t *testing.T) {
+	clearEnv(t)
+	for _, tc := range []struct {
+		file     string
+		priority int
+	}{
+		{"../../configs/master.yaml", 200},
+		{"../../configs/backup.yaml", 100},
+	} {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			c, problems := load(t, Source{File: tc.file})
+			if len(problems) != 0 {
+				t.Fatalf("problems: %v", problems)
+			}
+			want := VRRP{
+				Interface:      "eth1",
+				VRID:           51,
+				Priority:       tc.priority,
+				Version:        2,
+				AdvertInterval: time.Second,
+				Preempt:        true,
+				AuthPass:       "pass1234",
+				VirtualIPs:     []netip.Prefix{netip.MustParsePrefix("192.168.200.102/24")},
+				V3Checksum:     ChecksumPseudoHeader,
+				GARP:           GARP{Repeat: 5, Delay: 5 * time.Second},
+			}
+			if diff := cmp.Diff(want, c.VRRP, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+				t.Errorf("VRRP (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	clearEnv(t)
+	c, problems := load(t, Source{File: writeYAML(t, "vrrp: {virtual_ips: [198.18.0.100/24]}\n")})
+	if len(problems) != 0 {
+		t.Fatalf("problems: %v", problems)
+	}
+	if c.VRRP.Interface != "eth1" || c.VRRP.VRID != 51 || c.VRRP.Version != 2 || c.VRRP.AdvertInterval != time.Second ||
+		!c.VRRP.Preempt || c.Control.Socket != "/run/proxypair/proxypair.sock" || c.Log.Level != "info" || c.Log.Format != "text" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	clearEnv(t)
+	file := writeYAML(t, seed)
+
+	c, _ := load(t, Source{File: file})
+	if c.VRRP.Priority != 200 {
+		t.Fatalf("file: priority = %d, want 200", c.VRRP.Priority)
+	}
+
+	t.Setenv("PROXYPAIR_VRRP_PRIORITY", "150")
+	c, _ = load(t, Source{File: file})
+	if c.VRRP.Priority != 150 {
+		t.Fatalf("env over file: priority = %d, want 150", c.VRRP.Priority)
+	}
+
+	c, _ = load(t, Source{File: file, Set: map[string]string{"vrrp.priority": "120"}})
+	if c.VRRP.Priority != 120 {
+		t.Fatalf("flag over env: priority = %d, want 120", c.VRRP.Priority)
+	}
+}
+
+// TestEnvOnlyKeys: keys that appear nowhere in the file must still reach the
+// typed Config (viper's Unmarshal would miss them unless bound).
+func TestEnvOnlyKeys(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("PROXYPAIR_VRRP_VIRTUAL_IPS", "198.18.0.100/24,198.18.0.101/24")
+	t.Setenv("PROXYPAIR_VRRP_UNICAST_PEERS", "198.18.0.2")
+	t.Setenv("PROXYPAIR_VRRP_VERSION", "3")
+	t.Setenv("PROXYPAIR_VRRP_ADVERT_INTERVAL", "50ms")
+	t.Setenv("PROXYPAIR_VRRP_PREEMPT", "false")
+	t.Setenv("PROXYPAIR_HEALTH_HAPROXY_MIN_SERVERS_UP", "2")
+	c, problems := load(t, Source{File: writeYAML(t, "log: {level: debug}\n")})
+	if len(problems) != 0 {
+		t.Fatalf("problems: %v", problems)
+	}
+	if got := len(c.VRRP.VirtualIPs); got != 2 {
+		t.Errorf("virtual_ips: %v", c.VRRP.VirtualIPs)
+	}
+	if len(c.VRRP.UnicastPeers) != 1 || c.VRRP.UnicastPeers[0] != netip.MustParseAddr("198.18.0.2") {
+		t.Errorf("unicast_peers: %v", c.VRRP.UnicastPeers)
+	}
+	if c.VRRP.Version != 3 || c.VRRP.AdvertInterval != 50*time.Millisecond || c.VRRP.Preempt {
+		t.Errorf("vrrp: %+v", c.VRRP)
+	}
+	if c.Health.HAProxy.MinServersUp != 2 {
+		t.Errorf("min_servers_up = %d", c.Health.HAProxy.MinServersUp)
+	}
+	if c.Log.Level != "debug" {
+		t.Errorf("file value lost: log.level = %q", c.Log.Level)
+	}
+}
+
+func TestConfigFileFromEnv(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(EnvConfigFile, writeYAML(t, seed))
+	c, problems := load(t, Source{})
+	if len(problems) != 0 || c.VRRP.Priority != 200 {
+		t.Fatalf("PROXYPAIR_CONFIG not read: priority %d, problems %v", c.VRRP.Priority, problems)
+	}
+}
+
+func TestMissingNamedFile(t *testing.T) {
+	clearEnv(t)
+	_, _, err := Load(Source{File: filepath.Join(t.TempDir(), "nope.yaml")})
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("err = %v, want one naming the file", err)
+	}
+}
+
+func TestNotYAML(t *testing.T) {
+	clearEnv(t)
+	_, _, err := Load(Source{File: writeYAML(t, "vrrp: [\n")})
+	if err == nil {
+		t.Fatal("broken YAML accepted")
+	}
+}
+
+// seedVRRP is the seed's vrrp block as key → YAML value.
+var seedVRRP = [][2]string{
+	{"interface", "eth1"},
+	{"virtual_router_id", "51"},
+	{"priority", "200"},
+	{"version", "2"},
+	{"advert_interval", "1s"},
+	{"auth_pass", "pass1234"},
+	{"virtual_ips", "[192.168.200.102/24]"},
+}
+
+// seedWith is the seed config with some vrrp keys replaced or added
+// ("key: value" lines; an empty value deletes the key) and more YAML after it.
+func seedWith(vrrp []string, more string) string {
+	over := map[string]string{}
+	var order []string
+	for _, l := range vrrp {
+		k, v, _ := strings.Cut(l, ": ")
+		over[k] = v
+		order = append(order, k)
+	}
+	var b strings.Builder
+	b.WriteString("vrrp:\n")
+	for _, kv := range seedVRRP {
+		v, ok := over[kv[0]]
+		if !ok {
+			v = kv[1]
+		}
+		delete(over, kv[0])
+		if v != "" {
+			b.WriteString("  " + kv[0] + ": " + v + "\n")
+		}
+	}
+	for _, k := range order {
+		if v, ok := over[k]; ok {
+			b.WriteString("  " + k + ": " + v + "\n")
+		}
+	}
+	b.WriteString(more)
+	return b.String()
+}
+
+// TestBadConfigs: every rule names its key.
+func TestBadConfigs(t *testing.T) {
+	clearEnv(t)
+	v3 := []string{"version: 3", "auth_pass: "}
+	for _, tc := range []struct {
+		name string
+		vrrp []string
+		more string
+		set  map[string]string
+		key  string
+		want string // part of the message
+	}{
+		{"typo", []string{"priorty: 100"}, "", nil, "vrrp.priorty", "did you mean vrrp.priority"},
+		{"unknown section", nil, "vrrrp: {priority: 100}\n", nil, "vrrrp.priority", "unknown key"},
+		{"section as value", nil, "log: 3\n", nil, "log", "mapping"},
+		{"priority high", []string{"priority: 300"}, "", nil, "vrrp.priority", "outside 1-254"},
+		{"priority zero", []string{"priority: 0"}, "", nil, "vrrp.priority", "outside 1-254"},
+		{"priority 255", []string{"priority: 255"}, "", nil, "vrrp.priority", "outside 1-254"},
+		{"priority text", []string{"priority: high"}, "", nil, "vrrp.priority", "not a whole number"},
+		{"vrid zero", []string{"virtual_router_id: 0"}, "", nil, "vrrp.virtual_router_id", "outside 1-255"},
+		{"vrid high", []string{"virtual_router_id: 256"}, "", nil, "vrrp.virtual_router_id", "outside 1-255"},
+		{"v2 fraction", []string{"advert_interval: 1500ms"}, "", nil, "vrrp.advert_interval", "whole seconds"},
+		{"v2 too long", []string{"advert_interval: 256s"}, "", nil, "vrrp.advert_interval", "whole seconds"},
+		{"v2 sub-second", []string{"advert_interval: 50ms"}, "", nil, "vrrp.advert_interval", "whole seconds"},
+		{"no unit", []string{"advert_interval: 1"}, "", nil, "vrrp.advert_interval", "no unit"},
+		{"v3 too short", append(v3, "advert_interval: 5ms"), "", nil, "vrrp.advert_interval", "multiple of 10ms"},
+		{"v3 not 10ms", append(v3, "advert_interval: 15ms"), "", nil, "vrrp.advert_interval", "multiple of 10ms"},
+		{"v3 too long", append(v3, "advert_interval: 41s"), "", nil, "vrrp.advert_interval", "40.95s"},
+		{"long password", []string{"auth_pass: pass12345"}, "", nil, "vrrp.auth_pass", "at most 8"},
+		{"v3 password", []string{"version: 3"}, "", nil, "vrrp.auth_pass", "version 3"},
+		{"bad VIP", []string{"virtual_ips: [192.168.200.300/24]"}, "", nil, "vrrp.virtual_ips", "192.168.200.300/24"},
+		{"IPv6 VIP", []string{"virtual_ips: ['2001:db8::1/64']"}, "", nil, "vrrp.virtual_ips", "not IPv4"},
+		{"duplicate VIP", []string{"virtual_ips: [198.18.0.100/24, 198.18.0.100/24]"}, "", nil, "vrrp.virtual_ips", "twice"},
+		{"no VIP", []string{"virtual_ips: []"}, "", nil, "vrrp.virtual_ips", "at least one"},
+		{"version", []string{"version: 4"}, "", nil, "vrrp.version", "2 or 3"},
+		{"bad peer", []string{"unicast_peers: [peer-b]"}, "", nil, "vrrp.unicast_peers", "not an IP address"},
+		{"peer is VIP", []string{"unicast_peers: [192.168.200.102]"}, "", nil, "vrrp.unicast_peers", "virtual IPs"},
+		{"source is VIP", []string{"source_ip: 192.168.200.102"}, "", nil, "vrrp.source_ip", "virtual IPs"},
+		{"checksum mode", []string{"v3_checksum: rfc"}, "", nil, "vrrp.v3_checksum", "not one of"},
+		{"log level", nil, "log: {level: loud}\n", nil, "log.level", "not one of"},
+		{"relative socket", nil, "control: {socket: proxypair.sock}\n", nil, "control.socket", "absolute"},
+		{"bool", []string{"preempt: maybe"}, "", nil, "vrrp.preempt", "true or false"},
+		{"flag typo", nil, "", map[string]string{"vrrp.prio": "1"}, "vrrp.prio", "did you mean vrrp.priority"},
+		{"flag value", nil, "", map[string]string{"vrrp.priority": "1000"}, "vrrp.priority", "outside 1-254"},
+		{"weight", nil, "health: {enabled: true, weight: 10}\n", nil, "health.weight", "outside -254..0"},
+		{"provider", nil, "cloud: {provider: aws}\n", nil, "cloud.provider", "ncp"},
+		{"half credentials", []string{"unicast_peers: [10.0.0.2]"}, "cloud: {provider: ncp, access_key: AK}\n", nil, "cloud.secret_key", "together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeYAML(t, seedWith(tc.vrrp, tc.more))
+			_, problems := load(t, Source{File: file, Set: tc.set})
+			for _, p := range problems {
+				if p.Key == tc.key && strings.Contains(p.String(), tc.want) {
+					if p.Warning {
+						t.Errorf("%v is only a warning", p)
+					}
+					return
+				}
+			}
+			t.Errorf("no problem for %s containing %q; got %v", tc.key, tc.want, problems)
+		})
+	}
+}
+
+func TestEveryProblemAtOnce(t *testing.T) {
+	clearEnv(t)
+	file := writeYAML(t, `
+vrrp:
+  priority: 300
+  virtual_router_id: 0
+  advert_interval: 1500ms
+  auth_pass: toolongpassword
+  virtual_ips: [not-an-ip]
+  priorty: 5
+log:
+  level: loud
+`)
+	_, problems := load(t, Source{File: file})
+	keys := map[string]bool{}
+	for _, p := range problems {
+		keys[p.Key] = true
+	}
+	for _, k := range []string{"vrrp.priority", "vrrp.virtual_router_id", "vrrp.advert_interval", "vrrp.auth_pass", "vrrp.virtual_ips", "vrrp.priorty", "log.level"} {
+		if !keys[k] {
+			t.Errorf("no problem reported for %s; got %v", k, problems)
+		}
+	}
+	if Valid(problems) {
+		t.Error("Valid() = true")
+	}
+}
+
+func TestUnknownEnv(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("PROXYPAIR_VRRP_PRIORTY", "100")
+	_, problems := load(t, Source{File: writeYAML(t, seed)})
+	if len(problems) != 1 || problems[0].Key != "PROXYPAIR_VRRP_PRIORTY" || !strings.Contains(problems[0].Message, "PROXYPAIR_VRRP_PRIORITY") {
+		t.Fatalf("problems = %v", problems)
+	}
+}
+
+// TestParseErrorNotRepeated: an unparseable value gives one line, not a
+// second one about the default it fell back to.
+func TestParseErrorNotRepeated(t *testing.T) {
+	clearEnv(t)
+	_, problems := load(t, Source{File: writeYAML(t, seedWith([]string{"virtual_ips: [bogus]"}, ""))})
+	if len(problems) != 1 {
+		t.Fatalf("want exactly one problem, got %v", problems)
+	}
+}
+
+func TestWarningIsValid(t *testing.T) {
+	clearEnv(t)
+	_, problems := load(t, Source{File: writeYAML(t, seedWith(nil, "cloud: {provider: ncp}\n"))})
+	if len(problems) != 1 || !problems[0].Warning || !Valid(problems) {
+		t.Fatalf("want one warning only, got %v", problems)
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for key, want := range map[string]string{
+		"vrrp.priority":                 "PROXYPAIR_VRRP_PRIORITY",
+		"vrrp.virtual_ips":              "PROXYPAIR_VRRP_VIRTUAL_IPS",
+		"health.haproxy.min_servers_up": "PROXYPAIR_HEALTH_HAPROXY_MIN_SERVERS_UP",
+	} {
+		if got := EnvName(key); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", key, got, want)
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// field is one config key: its default and how a raw value (from YAML, the
+// environment or a flag) becomes a typed value in Config.
+type field struct {
+	key string
+	def any
+	set func(c *Config, raw any) error
+}
+
+// schema lists every key proxypair knows. A key not listed here is an error.
+var schema = []field{
+	str("vrrp.interface", "eth1", func(c *Config) *string { return &c.VRRP.Interface }),
+	integer("vrrp.virtual_router_id", 51, func(c *Config) *int { return &c.VRRP.VRID }),
+	integer("vrrp.priority", 100, func(c *Config) *int { return &c.VRRP.Priority }),
+	integer("vrrp.version", 2, func(c *Config) *int { return &c.VRRP.Version }),
+	duration("vrrp.advert_interval", time.Second, func(c *Config) *time.Duration { return &c.VRRP.AdvertInterval }),
+	boolean("vrrp.preempt", true, func(c *Config) *bool { return &c.VRRP.Preempt }),
+	duration("vrrp.preempt_delay", 0, func(c *Config) *time.Duration { return &c.VRRP.PreemptDelay }),
+	str("vrrp.auth_pass", "", func(c *Config) *string { return &c.VRRP.AuthPass }),
+	prefixes("vrrp.virtual_ips", func(c *Config) *[]netip.Prefix { return &c.VRRP.VirtualIPs }),
+	addrs("vrrp.unicast_peers", func(c *Config) *[]netip.Addr { return &c.VRRP.UnicastPeers }),
+	addr("vrrp.source_ip", func(c *Config) *netip.Addr { return &c.VRRP.SourceIP }),
+	str("vrrp.v3_checksum", ChecksumPseudoHeader, func(c *Config) *string { return &c.VRRP.V3Checksum }),
+	integer("vrrp.garp.repeat", 5, func(c *Config) *int { return &c.VRRP.GARP.Repeat }),
+	duration("vrrp.garp.delay", 5*time.Second, func(c *Config) *time.Duration { return &c.VRRP.GARP.Delay }),
+	duration("vrrp.garp.interval", 0, func(c *Config) *time.Duration { return &c.VRRP.GARP.Interval }),
+
+	str("control.socket", "/run/proxypair/proxypair.sock", func(c *Config) *string { return &c.Control.Socket }),
+
+	str("log.level", "info", func(c *Config) *string { return &c.Log.Level }),
+	str("log.format", "text", func(c *Config) *string { return &c.Log.Format }),
+
+	boolean("health.enabled", false, func(c *Config) *bool { return &c.Health.Enabled }),
+	duration("health.interval", 200*time.Millisecond, func(c *Config) *time.Duration { return &c.Health.Interval }),
+	integer("health.fall", 1, func(c *Config) *int { return &c.Health.Fall }),
+	integer("health.rise", 2, func(c *Config) *int { return &c.Health.Rise }),
+	integer("health.weight", -254, func(c *Config) *int { return &c.Health.Weight }),
+	str("health.haproxy.socket", "/run/haproxy/admin.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket }),
+	strs("health.haproxy.backends", func(c *Config) *[]string { return &c.Health.HAProxy.Backends }),
+	integer("health.haproxy.min_servers_up", 1, func(c *Config) *int { return &c.Health.HAProxy.MinServersUp }),
+	str("health.haproxy.systemd_unit", "", func(c *Config) *string { return &c.Health.HAProxy.SystemdUnit }),
+
+	str("cloud.provider", "", func(c *Config) *string { return &c.Cloud.Provider }),
+	str("cloud.site", "public", func(c *Config) *string { return &c.Cloud.Site }),
+	str("cloud.region", "", func(c *Config) *string { return &c.Cloud.Region }),
+	str("cloud.network_interface_no", "", func(c *Config) *string { return &c.Cloud.NetworkInterfaceNo }),
+	str("cloud.access_key", "", func(c *Config) *string { return &c.Cloud.AccessKey }),
+	str("cloud.secret_key", "", func(c *Config) *string { return &c.Cloud.SecretKey }),
+	str("cloud.api_url", "", func(c *Config) *string { return &c.Cloud.APIURL }),
+	str("cloud.metadata_url", "", func(c *Config) *string { return &c.Cloud.MetadataURL }),
+}
+
+// Keys returns every known key path, in schema order.
+func Keys() []string {
+	keys := make([]string, len(schema))
+	for i, f := range schema {
+		keys[i] = f.key
+	}
+	return keys
+}
+
+// EnvName is the environment variable that sets key, e.g. vrrp.priority →
+// PROXYPAIR_VRRP_PRIORITY.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func str(key, def string, dst func(*Config) *string) field {
+	return field{key, def, func(c *Config, raw any) error {
+		switch v := raw.(type) {
+		case string:
+			*dst(c) = v
+		case nil:
+			*dst(c) = ""
+		case int, int64, float64, bool:
+			*dst(c) = fmt.Sprint(v)
+		default:
+			return fmt.Errorf("expected a string, got %s", describe(raw))
+		}
+		return nil
+	}}
+}
+
+func integer(key string, def int, dst func(*Config) *int) field {
+	return field{key, def, func(c *Config, raw any) error {
+		switch v := raw.(type) {
+		case int:
+			*dst(c) = v
+		case int64:
+			*dst(c) = int(v)
+		case float64:
+			if v != float64(int(v)) {
+				return fmt.Errorf("%v is not a whole number", v)
+			}
+			*dst(c) = int(v)
+		case string:
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number", v)
+			}
+			*dst(c) = n
+		default:
+			return fmt.Errorf("expected a whole number, got %s", describe(raw))
+		}
+		return nil
+	}}
+}
+
+func boolean(key string, def bool, dst func(*Config) *bool) field {
+	return field{key, def, func(c *Config, raw any) error {
+		switch v := raw.(type) {
+		case bool:
+			*dst(c) = v
+		case string:
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			*dst(c) = b
+		default:
+			return fmt.Errorf("expected true or false, got %s", describe(raw))
+		}
+		return nil
+	}}
+}
+
+// duration accepts Go duration strings ("1s", "50ms"). A bare number is
+// refused rather than guessed at: keepalived counts seconds, Go nanoseconds.
+func duration(key string, def time.Duration, dst func(*Config) *time.Duration) field {
+	return field{key, def, func(c *Config, raw any) error {
+		switch v := raw.(type) {
+		case time.Duration:
+			*dst(c) = v
+		case string:
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not a duration (write it with a unit, e.g. 1s or 50ms)", v)
+			}
+			*dst(c) = d
+		case int, int64, float64:
+			return fmt.Errorf("%v has no unit (write e.g. %vs or %vms)", v, v, v)
+		default:
+			return fmt.Errorf("expected a duration such as 1s, got %s", describe(raw))
+		}
+		return nil
+	}}
+}
+
+func strs(key string, dst func(*Config) *[]string) field {
+	return field{key, []string{}, func(c *Config, raw any) error {
+		list, err := toList(raw)
+		if err != nil {
+			return err
+		}
+		*dst(c) = list
+		return nil
+	}}
+}
+
+func prefixes(key string, dst func(*Config) *[]netip.Prefix) field {
+	return field{key, []string{}, func(c *Config, raw any) error {
+		list, err := toList(raw)
+		if err != nil {
+			return err
+		}
+		var out []netip.Prefix
+		var bad []string
+		for _, s := range list {
+			p, err := parsePrefix(s)
+			if err != nil {
+				bad = append(bad, err.Error())
+				continue
+			}
+			out = append(out, p)
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%s", strings.Join(bad, "; "))
+		}
+		*dst(c) = out
+		return nil
+	}}
+}
+
+// parsePrefix accepts "192.168.200.102/24" and, like keepalived, a bare
+// address, which gets a /32.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or prefix", s)
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP prefix like 192.168.200.102/24", s)
+	}
+	return p, nil
+}
+
+func addrs(key string, dst func(*Config) *[]netip.Addr) field {
+	return field{key, []string{}, func(c *Config, raw any) error {
+		list, err := toList(raw)
+		if err != nil {
+			return err
+		}
+		var out []netip.Addr
+		var bad []string
+		for _, s := range list {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%q is not an IP address", s))
+				continue
+			}
+			out = append(out, a)
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%s", strings.Join(bad, "; "))
+		}
+		*dst(c) = out
+		return nil
+	}}
+}
+
+func addr(key string, dst func(*Config) *netip.Addr) field {
+	return field{key, "", func(c *Config, raw any) error {
+		s, ok := raw.(string)
+		if !ok && raw != nil {
+			return fmt.Errorf("expected an IP address, got %s", describe(raw))
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			*dst(c) = netip.Addr{}
+			return nil
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", s)
+		}
+		*dst(c) = a
+		return nil
+	}}
+}
+
+// toList accepts a YAML list, or a string of items separated by commas or
+// spaces (the environment's form: PROXYPAIR_VRRP_VIRTUAL_IPS=a/24,b/24).
+func toList(raw any) ([]string, error) {
+	switch v := raw.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }), nil
+	case []string:
+		return v, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, item := range v {
+			s, ok := item.(string)
+			if !ok {
+				return nil, fmt.Errorf("list item %v: expected a string, got %s", item, describe(item))
+			}
+			out = append(out, strings.TrimSpace(s))
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("expected a list, got %s", describe(raw))
+	}
+}
+
+func describe(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprintf("%T %v", v, v)
+}
