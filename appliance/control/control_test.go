@@ -1,0 +1,110 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type fixed Status
+
+func (f fixed) Status(context.Context) (Status, error) { return Status(f), nil }
+
+func testStatus() Status {
+	t0 := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
+	return Status{
+		Version: "test", PID: 42, Started: t0,
+		Instances: []Instance{{
+			Interface: "eth1", VRID: 51, Version: 2, State: "MASTER", Since: t0.Add(time.Second),
+			ConfiguredPriority: 200, EffectivePriority: 200, AdvertInterval: Duration(time.Second),
+			MasterAdverInt: Duration(time.Second), Source: "198.18.0.1", Master: "198.18.0.1",
+			VIPs: []string{"198.18.0.100/24"}, VIPsHeld: []string{"198.18.0.100/24"}, Link: "up",
+			AdvertsSent: 10, AdvertsReceived: 3, Drops: map[string]uint64{"password": 2, "vrid": 1},
+			Transitions: []Transition{{At: t0.Add(time.Second), From: "BACKUP", To: "MASTER", Reason: "master_down"}},
+		}},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pp.sock")
+	s, err := Listen(path, fixed(testStatus()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("socket mode %o, want 600", mode)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := Get(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := testStatus()
+	in := got.Instances[0]
+	if in.State != "MASTER" || in.Drops["password"] != 2 || time.Duration(in.AdvertInterval) != time.Second || !got.Started.Equal(want.Started) {
+		t.Errorf("status did not survive the trip: %+v", got)
+	}
+
+	var buf bytes.Buffer
+	if err := got.WriteText(&buf, want.Started.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"MASTER for 59s", "200 (configured 200)", "password=2 vrid=1", "BACKUP → MASTER (master_down)"} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("text output lacks %q:\n%s", s, buf.String())
+		}
+	}
+}
+
+// TestSecondDaemonRefused: a live socket means another daemon runs on this config.
+func TestSecondDaemonRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pp.sock")
+	s, err := Listen(path, fixed(testStatus()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := Listen(path, fixed(testStatus()), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "another proxypair") {
+		t.Fatalf("second Listen: %v", err)
+	}
+}
+
+// TestStaleSocketReplaced: a crash leaves the socket file; the next start takes it over.
+func TestStaleSocketReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pp.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // file stays, nobody listens
+	s, err := Listen(path, fixed(testStatus()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("Listen over a stale socket: %v", err)
+	}
+	s.Close()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("Close left the socket file: %v", err)
+	}
+}
+
+func TestNotRunning(t *testing.T) {
+	_, err := Get(context.Background(), filepath.Join(t.TempDir(), "none.sock"))
+	if err == nil || !strings.Contains(err.Error(), "is it running") {
+		t.Fatalf("err = %v", err)
+	}
+}

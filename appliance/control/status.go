@@ -1,0 +1,178 @@
+// Package control is the daemon's control socket: HTTP over a unix socket
+// (mode 0600) that `proxypair status` and scripts query. Status is the one
+// snapshot document that the status command, and later the metrics
+// collector, read.
+package control
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Status is the daemon's state as the control socket reports it.
+type Status struct {
+	Version   string     `json:"version"`
+	PID       int        `json:"pid"`
+	Started   time.Time  `json:"started"`
+	Config    string     `json:"config_file,omitempty"`
+	Instances []Instance `json:"instances"`
+}
+
+// Instance is one VRRP instance's state.
+type Instance struct {
+	Interface          string            `json:"interface"`
+	VRID               int               `json:"vrid"`
+	Version            int               `json:"vrrp_version"`
+	State              string            `json:"state"`
+	Since              time.Time         `json:"since"`
+	ConfiguredPriority int               `json:"configured_priority"`
+	EffectivePriority  int               `json:"effective_priority"`
+	AdvertInterval     Duration          `json:"advert_interval"`
+	MasterAdverInt     Duration          `json:"master_advert_interval"`
+	Source             string            `json:"source"`
+	Master             string            `json:"master,omitempty"` // current master's address, "" when unknown
+	Peers              []string          `json:"unicast_peers,omitempty"`
+	VIPs               []string          `json:"vips"`      // configured
+	VIPsHeld           []string          `json:"vips_held"` // on the interface now
+	Link               string            `json:"link"`      // "up" or "down"
+	AdvertsSent        uint64            `json:"adverts_sent"`
+	AdvertsReceived    uint64            `json:"adverts_received"`
+	Drops              map[string]uint64 `json:"drops"`
+	Transitions        []Transition      `json:"transitions"` // newest last
+	Health             *Health           `json:"health,omitempty"`
+	Cloud              *Cloud            `json:"cloud,omitempty"`
+}
+
+// Transition is one state change.
+type Transition struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason"`
+}
+
+// Health is the HAProxy tracker's verdict.
+type Health struct {
+	Healthy bool          `json:"healthy"`
+	Reason  string        `json:"reason,omitempty"`
+	Since   time.Time     `json:"since"`
+	Checks  []HealthCheck `json:"checks"`
+}
+
+// HealthCheck is one check's latest result.
+type HealthCheck struct {
+	Name   string    `json:"name"`
+	OK     bool      `json:"ok"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Cloud is the state of the cloud VIP move (NCP VPC).
+type Cloud struct {
+	Provider    string    `json:"provider"`
+	State       string    `json:"state"` // idle|claiming|claimed|failed
+	LastAttempt time.Time `json:"last_attempt,omitempty"`
+	Attempts    int       `json:"attempts"`
+	Latency     Duration  `json:"latency"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// Duration is a time.Duration that reads and writes as "1.5s" in JSON.
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// WriteText renders s for people: one block per instance.
+func (s *Status) WriteText(w io.Writer, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "proxypair %s (pid %d, up %s)\n", s.Version, s.PID, age(now, s.Started))
+	for _, in := range s.Instances {
+		fmt.Fprintf(tw, "\n%s vrid %d (VRRPv%d)\n", in.Interface, in.VRID, in.Version)
+		fmt.Fprintf(tw, "  state\t%s for %s\n", in.State, age(now, in.Since))
+		fmt.Fprintf(tw, "  priority\t%d (configured %d)\n", in.EffectivePriority, in.ConfiguredPriority)
+		fmt.Fprintf(tw, "  master\t%s\n", orDash(in.Master))
+		fmt.Fprintf(tw, "  advert interval\t%s (master's %s)\n", time.Duration(in.AdvertInterval), time.Duration(in.MasterAdverInt))
+		fmt.Fprintf(tw, "  source\t%s\n", in.Source)
+		if len(in.Peers) > 0 {
+			fmt.Fprintf(tw, "  unicast peers\t%s\n", strings.Join(in.Peers, ", "))
+		}
+		fmt.Fprintf(tw, "  link\t%s\n", in.Link)
+		fmt.Fprintf(tw, "  VIPs\t%s\n", strings.Join(in.VIPs, ", "))
+		fmt.Fprintf(tw, "  VIPs held\t%s\n", orDash(strings.Join(in.VIPsHeld, ", ")))
+		fmt.Fprintf(tw, "  adverts\t%d sent, %d received\n", in.AdvertsSent, in.AdvertsReceived)
+		fmt.Fprintf(tw, "  dropped\t%s\n", drops(in.Drops))
+		if h := in.Health; h != nil {
+			verdict := "healthy"
+			if !h.Healthy {
+				verdict = "UNHEALTHY: " + h.Reason
+			}
+			fmt.Fprintf(tw, "  haproxy\t%s (since %s)\n", verdict, age(now, h.Since))
+			for _, c := range h.Checks {
+				mark := "ok"
+				if !c.OK {
+					mark = "FAIL"
+				}
+				fmt.Fprintf(tw, "    %s\t%s %s\n", c.Name, mark, c.Detail)
+			}
+		}
+		if c := in.Cloud; c != nil {
+			fmt.Fprintf(tw, "  cloud (%s)\t%s, %d attempts, last %s", c.Provider, c.State, c.Attempts, time.Duration(c.Latency))
+			if c.Error != "" {
+				fmt.Fprintf(tw, ", error: %s", c.Error)
+			}
+			fmt.Fprintln(tw)
+		}
+		if len(in.Transitions) > 0 {
+			fmt.Fprintf(tw, "  transitions\t\n")
+			for _, t := range in.Transitions {
+				fmt.Fprintf(tw, "    %s\t%s → %s (%s)\n", t.At.Format(time.RFC3339Nano), t.From, t.To, t.Reason)
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+func drops(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func age(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return now.Sub(t).Truncate(time.Millisecond).String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
