@@ -1,0 +1,38 @@
+// Package fsm is the VRRP state machine of RFC 3768 (v2) and RFC 5798
+// (v3) §6.4, with the keepalived behaviours proxypair's users rely on.
+//
+// The package is only the algorithm: no sockets, no goroutines, no clock.
+// The caller steps inputs into a Router together with the time they
+// happened, executes the returned actions in order, and keeps one timer
+// armed at NextDeadline, stepping Timeout when it fires:
+//
+//	r := fsm.New(cfg)
+//	do(r.Step(now, fsm.Startup{}))
+//	for {
+//		// re-arm the one timer at r.NextDeadline(), then wait for it,
+//		// a packet, a health event, a link event or a signal, and:
+//		do(r.Step(now, in))
+//	}
+//
+// Timers are deadlines stored as time.Time. The same inputs at the same
+// times always give the same actions, so tests run in virtual time.
+//
+// # Beyond the RFC
+//
+//   - Fault: LinkDown moves Backup or Master to Fault (dropping the VIPs,
+//     sending nothing); LinkUp moves Fault to Backup as Startup would.
+//   - Split-brain heal (keepalived): a Master that hears a lower-priority
+//     master answers at once with an advertisement and gratuitous ARPs
+//     instead of discarding it, so the other side steps down as soon as a
+//     partition ends.
+//   - preempt_delay (keepalived): see Config.PreemptDelay.
+//   - Resign and its hold: a Master that resigns sends ResignAdverts
+//     priority-0 advertisements, drops the VIPs and becomes Backup. While
+//     the hold is set, a lower-priority master is accepted as if preempt
+//     were off, so a healthy lower-priority peer keeps the VIPs without
+//     flapping. If no peer takes over, the Master_Down_Timer brings us
+//     back to Master and we stay there until the next Resign. SetPriority
+//     raising the priority, or Startup, clears the hold.
+//   - An advertisement whose Src is our own Addr is ignored: it is our
+//     own packet looped back, and answering it would feed on itself.
+package fsm

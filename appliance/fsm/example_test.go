@@ -1,0 +1,47 @@
+package fsm_test
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/proxypair/proxypair/appliance/fsm"
+)
+
+// A backup hears nothing, becomes master at Master_Down_Interval, and
+// hands over after a higher-priority peer's advertisement. The caller
+// passes the time of every input; here it is virtual.
+func Example() {
+	r := fsm.New(fsm.Config{
+		Version:        2,
+		Priority:       100,
+		AdvertInterval: time.Second,
+		Preempt:        true,
+		Addr:           netip.MustParseAddr("198.18.0.2"),
+	})
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	show := func(now time.Time, in fsm.Input) {
+		for _, a := range r.Step(now, in) {
+			fmt.Printf("%v: %T%+v\n", now.Sub(start), a, a)
+		}
+	}
+
+	show(start, fsm.Startup{})
+	deadline, _ := r.NextDeadline() // the caller arms its one timer here
+	show(deadline, fsm.Timeout{})
+	show(deadline.Add(300*time.Millisecond), fsm.AdvertReceived{
+		Src:      netip.MustParseAddr("198.18.0.3"),
+		Priority: 200,
+		Interval: time.Second,
+	})
+	fmt.Println(r.State(), r.Master(), r.MasterDownInterval())
+	// Output:
+	// 0s: fsm.StateChanged{From:INIT To:BACKUP Reason:startup}
+	// 3.609375s: fsm.SendAdvert{Priority:100 Count:1}
+	// 3.609375s: fsm.AddVIPs{}
+	// 3.609375s: fsm.Announce{}
+	// 3.609375s: fsm.StateChanged{From:BACKUP To:MASTER Reason:master_down}
+	// 3.909375s: fsm.DelVIPs{}
+	// 3.909375s: fsm.StateChanged{From:MASTER To:BACKUP Reason:preempted}
+	// BACKUP 198.18.0.3 3.609375s
+}

@@ -1,0 +1,789 @@
+package fsm
+
+import (
+	"container/heap"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lan is an in-memory LAN in virtual time. Each node owns a Router; a
+// SendAdvert from one node is delivered as AdvertReceived to every other
+// connected node after the LAN's latency (zero: at the same virtual
+// instant, after the current step). Scripted inputs and harness actions
+// go through the same event queue, so ties run in the order scheduled.
+// Router timers are not queued: the loop asks each Router for its
+// NextDeadline, as the daemon's instance loop does.
+//
+// After every step the harness checks each node's invariants (VIPs held
+// exactly while Master, StateChanged consistent and last, deadlines never
+// in the past); after every virtual instant it runs the registered
+// whole-LAN checks (such as "exactly one Master").
+type lan struct {
+	t       *testing.T
+	now     time.Time
+	latency time.Duration
+	nodes   []*node
+	queue   eventQueue
+	seq     uint64
+	steps   int
+	checks  []func(now time.Time) error
+	log     []string
+}
+
+type node struct {
+	name      string
+	cfg       Config
+	r         *Router
+	state     State // as told by StateChanged actions
+	connected bool
+	vips      bool
+	changes   []change
+	sent      []sentAdvert
+	announces []time.Duration
+}
+
+type change struct {
+	at time.Duration
+	StateChanged
+}
+
+type sentAdvert struct {
+	at time.Duration
+	SendAdvert
+}
+
+type event struct {
+	at  time.Time
+	seq uint64
+	to  *node
+	in  Input  // stepped into to.r, or
+	fn  func() // a harness action (cut, restore)
+	// from is the sender of a delivered advert; nil for scripted inputs.
+	from *node
+}
+
+type eventQueue []*event
+
+func (q eventQueue) Len() int { return len(q) }
+func (q eventQueue) Less(i, j int) bool {
+	if !q[i].at.Equal(q[j].at) {
+		return q[i].at.Before(q[j].at)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q eventQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *eventQueue) Push(x any)   { *q = append(*q, x.(*event)) }
+func (q *eventQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// maxSteps bounds a run so that a livelock fails instead of hanging.
+const maxSteps = 1_000_000
+
+func newLAN(t *testing.T, latency time.Duration) *lan {
+	t.Helper()
+	l := &lan{t: t, now: t0, latency: latency}
+	t.Cleanup(func() {
+		if t.Failed() {
+			const keep = 80
+			tail := l.log
+			if len(tail) > keep {
+				tail = tail[len(tail)-keep:]
+			}
+			t.Logf("last %d LAN events:\n%s", len(tail), strings.Join(tail, "\n"))
+		}
+	})
+	return l
+}
+
+func (l *lan) add(name string, c Config) *node {
+	n := &node{name: name, cfg: c, r: New(c), connected: true}
+	l.nodes = append(l.nodes, n)
+	return n
+}
+
+func (l *lan) push(e *event) {
+	if e.at.Before(l.now) {
+		l.t.Fatalf("event scheduled at %v, before the LAN's now %v", e.at.Sub(t0), l.now.Sub(t0))
+	}
+	l.seq++
+	e.seq = l.seq
+	heap.Push(&l.queue, e)
+}
+
+// at schedules input in for node n at virtual time d.
+func (l *lan) at(d time.Duration, n *node, in Input) {
+	l.push(&event{at: t0.Add(d), to: n, in: in})
+}
+
+// do schedules a harness action at virtual time d.
+func (l *lan) do(d time.Duration, fn func()) {
+	l.push(&event{at: t0.Add(d), fn: fn})
+}
+
+// cut unplugs n silently: its Router is not told (a partition).
+func (l *lan) cut(n *node) {
+	n.connected = false
+	l.logf("%s cut from the LAN", n.name)
+}
+
+// restore plugs n back in.
+func (l *lan) restore(n *node) {
+	n.connected = true
+	l.logf("%s back on the LAN", n.name)
+}
+
+func (l *lan) logf(format string, args ...any) {
+	l.log = append(l.log, fmt.Sprintf("%12v  ", l.now.Sub(t0))+fmt.Sprintf(format, args...))
+}
+
+// whenever registers a check run at the end of every virtual instant.
+func (l *lan) whenever(check func(now time.Time) error) { l.checks = append(l.checks, check) }
+
+// nextTime is the earliest queued event or Router deadline.
+func (l *lan) nextTime() (time.Time, bool) {
+	var next time.Time
+	ok := false
+	if len(l.queue) > 0 {
+		next, ok = l.queue[0].at, true
+	}
+	for _, n := range l.nodes {
+		if d, has := n.r.NextDeadline(); has && (!ok || d.Before(next)) {
+			next, ok = d, true
+		}
+	}
+	return next, ok
+}
+
+// run processes everything up to and including virtual time until.
+func (l *lan) run(until time.Duration) {
+	l.t.Helper()
+	end := t0.Add(until)
+	for {
+		next, ok := l.nextTime()
+		if !ok || next.After(end) {
+			break
+		}
+		if next.After(l.now) {
+			l.endInstant()
+			l.now = next
+		}
+		// Queued events first (deliveries and scripted inputs), then
+		// due timers in node order: an advert arriving exactly at a
+		// deadline is heard before the deadline fires.
+		if len(l.queue) > 0 && !l.queue[0].at.After(l.now) {
+			l.process(heap.Pop(&l.queue).(*event))
+			continue
+		}
+		for _, n := range l.nodes {
+			if d, has := n.r.NextDeadline(); has && !d.After(l.now) {
+				l.step(n, Timeout{})
+				break
+			}
+		}
+	}
+	l.endInstant()
+	if end.After(l.now) {
+		l.now = end
+	}
+}
+
+func (l *lan) endInstant() {
+	l.t.Helper()
+	for _, c := range l.checks {
+		if err := c(l.now); err != nil {
+			l.t.Fatalf("at %v: %v (states: %s)", l.now.Sub(t0), err, l.states())
+		}
+	}
+}
+
+func (l *lan) process(e *event) {
+	l.t.Helper()
+	switch {
+	case e.fn != nil:
+		e.fn()
+	case e.from != nil && (!e.to.connected || !e.from.connected):
+		l.logf("%s: advert from %s lost (unplugged)", e.to.name, e.from.name)
+	default:
+		l.step(e.to, e.in)
+	}
+}
+
+func (l *lan) step(n *node, in Input) []Action {
+	l.t.Helper()
+	l.steps++
+	if l.steps > maxSteps {
+		l.t.Fatalf("more than %d steps by %v: livelock?", maxSteps, l.now.Sub(t0))
+	}
+	acts := n.r.Step(l.now, in)
+	if _, isTimeout := in.(Timeout); !isTimeout || len(acts) > 0 {
+		l.logf("%s %s: %T%+v → %s", n.name, n.state, in, in, fmtActions(acts))
+	}
+	at := l.now.Sub(t0)
+	for i, a := range acts {
+		switch a := a.(type) {
+		case SendAdvert:
+			if a.Count < 1 {
+				l.t.Fatalf("at %v: %s sent %+v: Count must be ≥ 1", at, n.name, a)
+			}
+			n.sent = append(n.sent, sentAdvert{at, a})
+			if !n.connected {
+				continue
+			}
+			for _, m := range l.nodes {
+				if m == n {
+					continue
+				}
+				for range a.Count {
+					l.push(&event{
+						at:   l.now.Add(l.latency),
+						to:   m,
+						from: n,
+						in:   AdvertReceived{Src: n.cfg.Addr, Priority: a.Priority, Interval: n.cfg.AdvertInterval},
+					})
+				}
+			}
+		case AddVIPs:
+			if n.vips {
+				l.t.Fatalf("at %v: %s added VIPs it already holds", at, n.name)
+			}
+			n.vips = true
+		case DelVIPs:
+			if !n.vips {
+				l.t.Fatalf("at %v: %s removed VIPs it does not hold", at, n.name)
+			}
+			n.vips = false
+		case Announce:
+			if !n.vips {
+				l.t.Fatalf("at %v: %s announced VIPs it does not hold", at, n.name)
+			}
+			n.announces = append(n.announces, at)
+		case StateChanged:
+			if i != len(acts)-1 {
+				l.t.Fatalf("at %v: %s: StateChanged is not the last action: %s", at, n.name, fmtActions(acts))
+			}
+			if a.From != n.state || a.From == a.To || a.Reason == ReasonUnknown {
+				l.t.Fatalf("at %v: %s: bad %+v while %v", at, n.name, a, n.state)
+			}
+			n.state = a.To
+			n.changes = append(n.changes, change{at, a})
+		default:
+			l.t.Fatalf("at %v: %s: unknown action %T", at, n.name, a)
+		}
+	}
+	if got := n.r.State(); got != n.state {
+		l.t.Fatalf("at %v: %s: State() = %v but the actions said %v", at, n.name, got, n.state)
+	}
+	if n.vips != (n.state == Master) {
+		l.t.Fatalf("at %v: %s: holds VIPs = %v in state %v", at, n.name, n.vips, n.state)
+	}
+	d, has := n.r.NextDeadline()
+	if want := n.state == Backup || n.state == Master; has != want {
+		l.t.Fatalf("at %v: %s: has deadline = %v in state %v", at, n.name, has, n.state)
+	}
+	if has && d.Before(l.now) {
+		l.t.Fatalf("at %v: %s: deadline %v is in the past", at, n.name, d.Sub(t0))
+	}
+	return acts
+}
+
+func (l *lan) masters() []*node {
+	var ms []*node
+	for _, n := range l.nodes {
+		if n.r.State() == Master {
+			ms = append(ms, n)
+		}
+	}
+	return ms
+}
+
+func (l *lan) states() string {
+	parts := make([]string, len(l.nodes))
+	for i, n := range l.nodes {
+		parts[i] = n.name + "=" + n.r.State().String()
+	}
+	return strings.Join(parts, " ")
+}
+
+// tooManyMasters reports more than one Master, except that while the
+// LAN has latency a node that became Master less than one latency ago
+// may overlap the one its first advert will depose.
+func (l *lan) tooManyMasters(now time.Time) error {
+	ms := l.masters()
+	if len(ms) < 2 {
+		return nil
+	}
+	if l.latency > 0 {
+		for _, m := range ms {
+			last := m.changes[len(m.changes)-1]
+			if now.Sub(t0)-last.at < l.latency {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%d masters: %v", len(ms), names(ms))
+}
+
+// exactlyOneMasterFrom checks, at the end of every virtual instant from d
+// on, that exactly one node is Master.
+func (l *lan) exactlyOneMasterFrom(d time.Duration) { l.exactlyOneMasterIn(d, -1) }
+
+// exactlyOneMasterIn checks exactly one Master at every instant in
+// [from, to]; to < 0 means forever.
+func (l *lan) exactlyOneMasterIn(from, to time.Duration) {
+	l.whenever(func(now time.Time) error {
+		d := now.Sub(t0)
+		if d < from || (to >= 0 && d > to) {
+			return nil
+		}
+		if len(l.masters()) == 0 {
+			return fmt.Errorf("no master")
+		}
+		return l.tooManyMasters(now)
+	})
+}
+
+// atMostOneMaster checks at every instant that there is never more than
+// one Master.
+func (l *lan) atMostOneMaster() { l.whenever(l.tooManyMasters) }
+
+func (l *lan) wantMaster(n *node) {
+	l.t.Helper()
+	ms := l.masters()
+	if len(ms) != 1 || ms[0] != n {
+		l.t.Fatalf("at %v: masters %v, want only %s (states: %s)", l.now.Sub(t0), names(ms), n.name, l.states())
+	}
+}
+
+func names(ns []*node) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.name
+	}
+	return out
+}
+
+// wantChanges compares a node's whole transition history.
+func wantChanges(t *testing.T, n *node, want ...change) {
+	t.Helper()
+	if len(n.changes) != len(want) {
+		t.Fatalf("%s changed state %d times, want %d:\n got  %v\n want %v", n.name, len(n.changes), len(want), n.changes, want)
+	}
+	for i := range want {
+		if n.changes[i] != want[i] {
+			t.Fatalf("%s change %d = %+v, want %+v", n.name, i, n.changes[i], want[i])
+		}
+	}
+}
+
+func ch(at time.Duration, from, to State, why Reason) change {
+	return change{at, StateChanged{From: from, To: to, Reason: why}}
+}
+
+func lanConfig(version int, iv time.Duration, prio uint8, addr string) Config {
+	return Config{Version: version, Priority: prio, AdvertInterval: iv, Preempt: true, Addr: netip.MustParseAddr(addr)}
+}
+
+// timing is one flavour of timers the LAN scenarios run under.
+type timing struct {
+	name    string
+	version int
+	iv      time.Duration
+	latency time.Duration
+}
+
+var timings = []timing{
+	{"v2 1s", 2, time.Second, 0},
+	{"v2 1s latency 3ms", 2, time.Second, 3 * time.Millisecond},
+	{"v3 50ms", 3, 50 * time.Millisecond, 0},
+	{"v3 50ms latency 1ms", 3, 50 * time.Millisecond, time.Millisecond},
+}
+
+// down is Master_Down_Interval for the timing and priority, computed
+// independently of the Router (via float seconds, exact for these values).
+func (tm timing) down(prio uint8) time.Duration {
+	return 3*tm.iv + tm.skew(prio)
+}
+
+func (tm timing) skew(prio uint8) time.Duration {
+	unit := time.Second
+	if tm.version == 3 {
+		unit = tm.iv
+	}
+	return time.Duration(float64(unit) * float64(256-int(prio)) / 256)
+}
+
+func TestLANElectsHighestPriority(t *testing.T) {
+	for _, tm := range timings {
+		t.Run("two routers/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 100, "198.18.0.1"))
+			b := l.add("B", lanConfig(tm.version, tm.iv, 200, "198.18.0.2"))
+			l.at(0, a, Startup{})
+			l.at(0, b, Startup{})
+			l.atMostOneMaster()
+			l.exactlyOneMasterFrom(tm.down(200))
+			l.run(200 * tm.iv)
+			l.wantMaster(b)
+			wantChanges(t, b, ch(0, Initialize, Backup, ReasonStartup), ch(tm.down(200), Backup, Master, ReasonMasterDown))
+			wantChanges(t, a, ch(0, Initialize, Backup, ReasonStartup))
+		})
+		t.Run("three routers, same start/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 100, "198.18.0.3"))
+			b := l.add("B", lanConfig(tm.version, tm.iv, 150, "198.18.0.2"))
+			c := l.add("C", lanConfig(tm.version, tm.iv, 200, "198.18.0.1")) // priority beats address
+			for _, n := range l.nodes {
+				l.at(0, n, Startup{})
+			}
+			l.atMostOneMaster()
+			l.exactlyOneMasterFrom(tm.down(200))
+			l.run(200 * tm.iv)
+			l.wantMaster(c)
+			wantChanges(t, a, ch(0, Initialize, Backup, ReasonStartup))
+			wantChanges(t, b, ch(0, Initialize, Backup, ReasonStartup))
+		})
+		t.Run("three routers, staggered start/"+tm.name, func(t *testing.T) {
+			// A starts first and wins alone for a while; B and C
+			// preempt in turn. After convergence: only C, at every instant.
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 100, "198.18.0.3"))
+			b := l.add("B", lanConfig(tm.version, tm.iv, 150, "198.18.0.2"))
+			c := l.add("C", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+			l.at(0, a, Startup{})
+			l.at(10*tm.iv, b, Startup{})
+			l.at(20*tm.iv, c, Startup{})
+			l.run(40 * tm.iv)
+			l.wantMaster(c)
+			l.exactlyOneMasterFrom(0)
+			l.run(200 * tm.iv)
+			l.wantMaster(c)
+			if got := c.changes[len(c.changes)-1].Reason; got != ReasonPreemptLower {
+				t.Errorf("C became master with reason %v, want %v", got, ReasonPreemptLower)
+			}
+		})
+	}
+}
+
+// TestLANTieBreakEqualPriority makes two masters of equal priority (the
+// higher address cut off while both start) and checks that the higher
+// address wins once they hear each other, whichever is stepped first.
+// (Connected from the start they never both become Master: the first
+// one's advert reaches the other as a Backup, which accepts an equal
+// priority.)
+func TestLANTieBreakEqualPriority(t *testing.T) {
+	for _, tm := range timings {
+		for _, highFirst := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/high stepped first %v", tm.name, highFirst), func(t *testing.T) {
+				l := newLAN(t, tm.latency)
+				var lo, hi *node
+				if highFirst {
+					hi = l.add("high", lanConfig(tm.version, tm.iv, 100, "198.18.0.9"))
+					lo = l.add("low", lanConfig(tm.version, tm.iv, 100, "198.18.0.1"))
+				} else {
+					lo = l.add("low", lanConfig(tm.version, tm.iv, 100, "198.18.0.1"))
+					hi = l.add("high", lanConfig(tm.version, tm.iv, 100, "198.18.0.9"))
+				}
+				l.do(0, func() { l.cut(hi) })
+				l.at(0, lo, Startup{})
+				l.at(0, hi, Startup{})
+				l.run(10 * tm.iv)
+				if ms := l.masters(); len(ms) != 2 {
+					t.Fatalf("partitioned: masters %v, want both", names(ms))
+				}
+				restore := 10 * tm.iv
+				l.do(restore, func() { l.restore(hi) })
+				healed := restore + tm.iv + tm.latency
+				l.run(healed)
+				l.wantMaster(hi)
+				l.exactlyOneMasterFrom(0)
+				l.run(healed + 100*tm.iv)
+				l.wantMaster(hi)
+				d := tm.down(100)
+				wantChanges(t, hi,
+					ch(0, Initialize, Backup, ReasonStartup),
+					ch(d, Backup, Master, ReasonMasterDown))
+				last := lo.changes[len(lo.changes)-1]
+				if last.From != Master || last.To != Backup || last.Reason != ReasonTieBreak || last.at < restore || last.at > healed {
+					t.Errorf("low's last change = %+v, want MASTER → BACKUP tie_break in [%v, %v]", last, restore, healed)
+				}
+			})
+		}
+	}
+}
+
+func TestLANPreemption(t *testing.T) {
+	for _, tm := range timings {
+		t.Run("higher priority starts later and takes over/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			lo := l.add("low", lanConfig(tm.version, tm.iv, 100, "198.18.0.1"))
+			hi := l.add("high", lanConfig(tm.version, tm.iv, 200, "198.18.0.2"))
+			l.at(0, lo, Startup{})
+			start := 10 * tm.iv
+			l.at(start, hi, Startup{})
+			l.exactlyOneMasterFrom(tm.down(100))
+			l.run(100 * tm.iv)
+			l.wantMaster(hi)
+			wantChanges(t, hi,
+				ch(start, Initialize, Backup, ReasonStartup),
+				ch(start+tm.down(200), Backup, Master, ReasonPreemptLower))
+			wantChanges(t, lo,
+				ch(0, Initialize, Backup, ReasonStartup),
+				ch(tm.down(100), Backup, Master, ReasonMasterDown),
+				ch(start+tm.down(200)+tm.latency, Master, Backup, ReasonPreempted))
+		})
+		t.Run("preempt off keeps the current master/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			lo := l.add("low", lanConfig(tm.version, tm.iv, 100, "198.18.0.1"))
+			cfg := lanConfig(tm.version, tm.iv, 200, "198.18.0.2")
+			cfg.Preempt = false
+			hi := l.add("high", cfg)
+			l.at(0, lo, Startup{})
+			l.at(10*tm.iv, hi, Startup{})
+			l.atMostOneMaster()
+			l.exactlyOneMasterIn(tm.down(100), 501*tm.iv-1)
+			l.run(500 * tm.iv)
+			l.wantMaster(lo)
+			wantChanges(t, hi, ch(10*tm.iv, Initialize, Backup, ReasonStartup))
+			// It does take over when the master leaves.
+			l.at(501*tm.iv, lo, Shutdown{})
+			l.run(600 * tm.iv)
+			l.wantMaster(hi)
+			if got := hi.changes[len(hi.changes)-1]; got != ch(501*tm.iv+tm.latency+tm.skew(200), Backup, Master, ReasonPeerResigned) {
+				t.Errorf("high's last change = %+v", got)
+			}
+		})
+		t.Run("preempt_delay holds off the takeover/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			lo := l.add("low", lanConfig(tm.version, tm.iv, 100, "198.18.0.1"))
+			cfg := lanConfig(tm.version, tm.iv, 200, "198.18.0.2")
+			cfg.PreemptDelay = 30 * tm.iv
+			hi := l.add("high", cfg)
+			l.at(0, lo, Startup{})
+			start := 10 * tm.iv
+			l.at(start, hi, Startup{})
+			l.run(start + cfg.PreemptDelay - tm.iv)
+			l.wantMaster(lo)
+			l.run(start + cfg.PreemptDelay + tm.down(200) + tm.iv)
+			l.wantMaster(hi)
+			took := hi.changes[len(hi.changes)-1]
+			if took.Reason != ReasonPreemptLower || took.at < start+cfg.PreemptDelay {
+				t.Errorf("high took over with %+v, want preempt_lower_priority after %v", took, start+cfg.PreemptDelay)
+			}
+		})
+	}
+}
+
+func TestLANSplitBrainHeals(t *testing.T) {
+	for _, tm := range timings {
+		for _, restoreOffset := range []time.Duration{0, tm.iv / 2} {
+			// With A's adverts on the whole interval, restoring at +0
+			// lets A speak first; at +iv/2, B's lower-priority advert
+			// comes first and A answers it at once (heal).
+			name := fmt.Sprintf("%s/restore+%v", tm.name, restoreOffset)
+			t.Run(name, func(t *testing.T) {
+				l := newLAN(t, tm.latency)
+				a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+				b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
+				l.at(0, a, Startup{})
+				l.at(0, b, Startup{})
+				l.run(10 * tm.iv)
+				l.wantMaster(a)
+
+				l.do(10*tm.iv, func() { l.cut(b) })
+				l.run(20 * tm.iv)
+				if ms := l.masters(); len(ms) != 2 {
+					t.Fatalf("partitioned: masters %v, want both (states: %s)", names(ms), l.states())
+				}
+				restore := 20*tm.iv + restoreOffset
+				l.do(restore, func() { l.restore(b) })
+				healed := restore + tm.iv + tm.latency
+				l.run(healed)
+				l.wantMaster(a)
+				l.exactlyOneMasterFrom(0)
+				l.run(healed + 100*tm.iv)
+				l.wantMaster(a)
+				if !a.vips || b.vips {
+					t.Errorf("VIPs: A %v, B %v; want only A", a.vips, b.vips)
+				}
+				last := b.changes[len(b.changes)-1]
+				if last.To != Backup || last.Reason != ReasonPreempted || last.at < restore || last.at > healed {
+					t.Errorf("B's last change = %+v, want → BACKUP preempted in [%v, %v]", last, restore, healed)
+				}
+				wantChanges(t, a, ch(0, Initialize, Backup, ReasonStartup), ch(tm.down(200), Backup, Master, ReasonMasterDown))
+				if restoreOffset > 0 {
+					// A answered B's advert with an advert and ARPs.
+					var healARPs int
+					for _, at := range a.announces {
+						if at >= restore && at <= healed {
+							healARPs++
+						}
+					}
+					if healARPs == 0 {
+						t.Errorf("A sent no gratuitous ARPs while healing; announces at %v", a.announces)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestLANGracefulShutdownHandsOverAfterSkew(t *testing.T) {
+	for _, tm := range timings {
+		t.Run(tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
+			l.at(0, a, Startup{})
+			l.at(0, b, Startup{})
+			l.atMostOneMaster()
+			stop := 20 * tm.iv
+			l.at(stop, a, Shutdown{})
+			l.run(stop)
+			handover := stop + tm.latency + tm.skew(100)
+			l.run(handover)
+			l.wantMaster(b)
+			last := b.changes[len(b.changes)-1]
+			if want := ch(handover, Backup, Master, ReasonPeerResigned); last != want {
+				t.Errorf("B's last change = %+v, want %+v", last, want)
+			}
+			if got := a.sent[len(a.sent)-1].SendAdvert; got != (SendAdvert{Priority: 0, Count: 1}) {
+				t.Errorf("A's last advert = %+v, want priority 0", got)
+			}
+			l.run(handover + 100*tm.iv)
+			l.wantMaster(b)
+			if a.r.State() != Initialize {
+				t.Errorf("A is %v, want INIT", a.r.State())
+			}
+		})
+	}
+}
+
+func TestLANResign(t *testing.T) {
+	for _, tm := range timings {
+		t.Run("moves mastership to a healthy lower-priority peer, no flap/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
+			l.at(0, a, Startup{})
+			l.at(0, b, Startup{})
+			l.atMostOneMaster()
+			resign := 20 * tm.iv
+			l.at(resign, a, Resign{Reason: "haproxy down"})
+			handover := resign + tm.latency + tm.skew(100)
+			l.run(handover)
+			l.wantMaster(b)
+			l.exactlyOneMasterFrom(handover)
+			l.run(handover + 500*tm.iv)
+			l.wantMaster(b)
+			wantChanges(t, a,
+				ch(0, Initialize, Backup, ReasonStartup),
+				ch(tm.down(200), Backup, Master, ReasonMasterDown),
+				ch(resign, Master, Backup, ReasonResign))
+			wantChanges(t, b,
+				ch(0, Initialize, Backup, ReasonStartup),
+				ch(handover, Backup, Master, ReasonPeerResigned))
+			if got := a.sent[len(a.sent)-1].SendAdvert; got != (SendAdvert{Priority: 0, Count: DefaultResignAdverts}) {
+				t.Errorf("A's resign advert = %+v", got)
+			}
+
+			// Healthy again: the health tracker raises the priority,
+			// which clears the hold, and A preempts B.
+			healthy := handover + 500*tm.iv + tm.iv/3
+			l.at(healthy, a, SetPriority{Priority: 200})
+			l.at(healthy-tm.iv/10, a, SetPriority{Priority: 100}) // the weight it had while unhealthy
+			l.run(healthy + tm.down(200) + 2*tm.iv)
+			l.wantMaster(a)
+			if got := a.changes[len(a.changes)-1].Reason; got != ReasonPreemptLower {
+				t.Errorf("A took back over with %v, want %v", got, ReasonPreemptLower)
+			}
+		})
+		t.Run("without a taker comes back once and stays/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+			l.at(0, a, Startup{})
+			resign := 20 * tm.iv
+			l.at(resign, a, Resign{})
+			l.run(resign + 500*tm.iv)
+			l.wantMaster(a)
+			wantChanges(t, a,
+				ch(0, Initialize, Backup, ReasonStartup),
+				ch(tm.down(200), Backup, Master, ReasonMasterDown),
+				ch(resign, Master, Backup, ReasonResign),
+				ch(resign+tm.down(200), Backup, Master, ReasonMasterDown))
+		})
+		t.Run("both resigned leaves exactly one master/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
+			l.at(0, a, Startup{})
+			l.at(0, b, Startup{})
+			l.atMostOneMaster()
+			l.at(20*tm.iv, a, Resign{})
+			l.at(40*tm.iv, b, Resign{})
+			back := 40*tm.iv + tm.latency + tm.skew(200)
+			l.run(back)
+			l.wantMaster(a)
+			l.exactlyOneMasterFrom(back)
+			l.run(back + 500*tm.iv)
+			l.wantMaster(a)
+			if n := len(a.changes) + len(b.changes); n != 7 {
+				t.Errorf("%d state changes, want 7 (no flapping): A %v B %v", n, a.changes, b.changes)
+			}
+		})
+		t.Run("both resign at once leaves exactly one master/"+tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
+			l.at(0, a, Startup{})
+			l.at(0, b, Startup{})
+			l.atMostOneMaster()
+			l.at(20*tm.iv, b, Resign{})
+			l.at(20*tm.iv, a, Resign{})
+			back := 20*tm.iv + tm.latency + tm.skew(100)
+			l.exactlyOneMasterFrom(back)
+			l.run(back + 500*tm.iv)
+			l.wantMaster(b)
+		})
+	}
+}
+
+func TestLANLinkFailure(t *testing.T) {
+	for _, tm := range timings {
+		t.Run(tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
+			l.at(0, a, Startup{})
+			l.at(0, b, Startup{})
+			l.atMostOneMaster()
+			down := 20*tm.iv + tm.iv/2
+			l.do(down, func() { l.cut(a) })
+			l.at(down, a, LinkDown{})
+			l.run(down + 5*tm.iv)
+			l.wantMaster(b)
+			if a.r.State() != Fault || a.vips {
+				t.Fatalf("A: %v, VIPs %v; want FAULT without VIPs", a.r.State(), a.vips)
+			}
+			up := 40 * tm.iv
+			l.do(up, func() { l.restore(a) })
+			l.at(up, a, LinkUp{})
+			l.run(up + tm.down(200) + 2*tm.iv)
+			l.wantMaster(a)
+			got := []Reason{}
+			for _, c := range a.changes {
+				got = append(got, c.Reason)
+			}
+			want := []Reason{ReasonStartup, ReasonMasterDown, ReasonLinkDown, ReasonLinkUp, ReasonPreemptLower}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("A's reasons = %v, want %v", got, want)
+			}
+		})
+	}
+}

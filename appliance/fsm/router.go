@@ -1,0 +1,491 @@
+package fsm
+
+import (
+	"net/netip"
+	"time"
+)
+
+// downCause records why the Master_Down_Timer is running, so the
+// transition it causes carries the right Reason.
+type downCause uint8
+
+const (
+	downSilent     downCause = iota // no advertisement, or the last one accepted
+	downResigned                    // a priority-0 advertisement set it to Skew_Time
+	downPreempting                  // we are discarding a lower-priority master
+)
+
+// Router is one VRRP virtual router's protocol state. It is not safe for
+// concurrent use: one goroutine (the daemon's instance loop) owns it.
+type Router struct {
+	cfg   Config
+	state State
+	prio  uint8 // effective priority
+
+	// masterAdverInterval is RFC 5798's Master_Adver_Interval: learned
+	// from the master's advertisements in v3, our own interval in v2.
+	masterAdverInterval time.Duration
+	master              netip.Addr // current master as we know it
+
+	masterDownAt time.Time // Backup: the Master_Down_Timer
+	adverAt      time.Time // Master: the Adver_Timer
+	cause        downCause
+
+	// preemptUntil is when preempt_delay ends; zero means the delay has
+	// not started (keepalived starts it at the first lower-priority
+	// advertisement).
+	preemptUntil time.Time
+	held         bool // resign hold
+	linkDown     bool // LinkDown seen while Initialize
+}
+
+// New returns a Router in Initialize for c (clamped as Config.Validate
+// describes). Step Startup to start it.
+func New(c Config) *Router {
+	c = c.normalize()
+	return &Router{
+		cfg:                 c,
+		prio:                c.Priority,
+		masterAdverInterval: c.AdvertInterval,
+	}
+}
+
+// State returns the current state.
+func (r *Router) State() State { return r.state }
+
+// Priority returns the effective priority: the configured one, or the
+// last SetPriority.
+func (r *Router) Priority() uint8 { return r.prio }
+
+// Master returns the current master's address as we know it: ours when
+// Master, the last advertiser's in Backup, invalid when unknown.
+func (r *Router) Master() netip.Addr {
+	switch r.state {
+	case Master:
+		return r.cfg.Addr
+	case Backup:
+		return r.master
+	}
+	return netip.Addr{}
+}
+
+// Holding reports whether a resign hold is set.
+func (r *Router) Holding() bool { return r.held }
+
+// MasterAdverInterval returns Master_Adver_Interval: in v3 the interval
+// learned from the master (initially, and while we are Master, our own);
+// in v2 always our own Advertisement_Interval.
+func (r *Router) MasterAdverInterval() time.Duration {
+	if r.cfg.Version != 3 {
+		return r.cfg.AdvertInterval
+	}
+	return r.masterAdverInterval
+}
+
+// SkewTime returns Skew_Time for the effective priority.
+//
+// RFC 3768 §6.1: "Skew_Time: Time to skew Master_Down_Interval in
+// seconds. Calculated as: ( (256 - Priority) / 256 )".
+//
+// RFC 5798 §6.1: "Skew_Time: Time to skew Master_Down_Interval in
+// centiseconds. Calculated as: (((256 - priority) * Master_Adver_Interval)
+// / 256)".
+//
+// We compute both in nanoseconds rather than whole centiseconds, as
+// keepalived computes them in microseconds: v2 priority 100 gives exactly
+// 0.609375 s.
+func (r *Router) SkewTime() time.Duration {
+	unit := time.Second
+	if r.cfg.Version == 3 {
+		unit = r.masterAdverInterval
+	}
+	return time.Duration(256-int64(r.prio)) * unit / 256
+}
+
+// MasterDownInterval returns Master_Down_Interval.
+//
+// RFC 3768 §6.1: "Master_Down_Interval: Time interval for Backup to
+// declare Master down (seconds). Calculated as: (3 *
+// Advertisement_Interval) + Skew_time". RFC 5798 §6.1 uses
+// Master_Adver_Interval in place of Advertisement_Interval.
+func (r *Router) MasterDownInterval() time.Duration {
+	return 3*r.MasterAdverInterval() + r.SkewTime()
+}
+
+// NextDeadline returns the earliest pending timer: the Master_Down_Timer
+// in Backup, the Adver_Timer in Master. There is none in Initialize and
+// Fault.
+func (r *Router) NextDeadline() (time.Time, bool) {
+	switch r.state {
+	case Backup:
+		return r.masterDownAt, true
+	case Master:
+		return r.adverAt, true
+	}
+	return time.Time{}, false
+}
+
+// Step applies one input at time now and returns the actions to execute,
+// in order. Unknown inputs, and inputs that mean nothing in the current
+// state, return no actions.
+func (r *Router) Step(now time.Time, in Input) []Action {
+	switch in := in.(type) {
+	case Startup:
+		return r.startup(now)
+	case Shutdown:
+		return r.shutdown()
+	case Timeout:
+		return r.timeout(now)
+	case AdvertReceived:
+		return r.advert(now, in)
+	case SetPriority:
+		r.setPriority(in.Priority)
+		return nil
+	case Resign:
+		return r.resign(now)
+	case LinkDown:
+		return r.linkDownInput()
+	case LinkUp:
+		return r.linkUpInput(now)
+	}
+	return nil
+}
+
+// Reconfigure applies a new configuration (SIGHUP) keeping the state.
+//
+//   - A changed configured priority replaces the effective priority (the
+//     caller re-sends SetPriority if its health tracker lowers it); an
+//     unchanged one keeps the effective priority as it is.
+//   - Master: if the priority, interval or version changed, one
+//     advertisement goes out at once and the Adver_Timer restarts with the
+//     new interval, so peers see the change without waiting.
+//   - Backup: the Master_Down_Timer is brought forward to now plus the new
+//     Master_Down_Interval if that is earlier, never pushed back, so a
+//     reload cannot delay a pending takeover.
+//   - The resign hold, the known master and a running preempt_delay stay.
+func (r *Router) Reconfigure(now time.Time, c Config) []Action {
+	c = c.normalize()
+	old := r.cfg
+	oldPrio := r.prio
+	r.cfg = c
+	if c.Priority != old.Priority {
+		r.prio = c.Priority
+	}
+	// A v3 backup keeps the interval it learned from a live master;
+	// otherwise Master_Adver_Interval starts again from our own.
+	keepLearned := c.Version == 3 && old.Version == 3 && r.state == Backup && r.master.IsValid()
+	if !keepLearned {
+		r.masterAdverInterval = c.AdvertInterval
+	}
+	timersChanged := r.prio != oldPrio || c.AdvertInterval != old.AdvertInterval || c.Version != old.Version
+	if !timersChanged {
+		return nil
+	}
+	switch r.state {
+	case Master:
+		r.adverAt = now.Add(c.AdvertInterval)
+		return []Action{SendAdvert{Priority: r.prio, Count: 1}}
+	case Backup:
+		if d := now.Add(r.MasterDownInterval()); d.Before(r.masterDownAt) {
+			r.masterDownAt = d
+		}
+	}
+	return nil
+}
+
+// startup implements RFC 3768 §6.4.1: "If a Startup event is received,
+// then: ... else: o Set the Master_Down_Timer to Master_Down_Interval
+// o Transition to the {Backup} state". The address-owner branch
+// (priority 255) does not exist here: we never own the VIPs.
+//
+// RFC 5798 §6.4.1 adds "(150) @ Set Master_Adver_Interval to
+// Advertisement_Interval".
+func (r *Router) startup(now time.Time) []Action {
+	if r.state != Initialize {
+		return nil
+	}
+	r.held = false
+	if r.linkDown {
+		r.state = Fault
+		return []Action{StateChanged{From: Initialize, To: Fault, Reason: ReasonLinkDown}}
+	}
+	return r.enterBackupFresh(now, Initialize, ReasonStartup)
+}
+
+// enterBackupFresh enters Backup knowing nothing of the master, as
+// Startup does: Master_Adver_Interval is our own, the Master_Down_Timer
+// runs, and preempt_delay counts from now.
+func (r *Router) enterBackupFresh(now time.Time, from State, why Reason) []Action {
+	r.state = Backup
+	r.master = netip.Addr{}
+	r.masterAdverInterval = r.cfg.AdvertInterval
+	r.armMasterDown(now)
+	r.preemptUntil = time.Time{}
+	if r.cfg.PreemptDelay > 0 {
+		r.preemptUntil = now.Add(r.cfg.PreemptDelay)
+	}
+	return []Action{StateChanged{From: from, To: Backup, Reason: why}}
+}
+
+// armMasterDown sets the Master_Down_Timer to Master_Down_Interval.
+func (r *Router) armMasterDown(now time.Time) {
+	r.masterDownAt = now.Add(r.MasterDownInterval())
+	r.cause = downSilent
+}
+
+// shutdown implements the Shutdown event of §6.4.2 and §6.4.3.
+func (r *Router) shutdown() []Action {
+	from := r.state
+	var acts []Action
+	switch from {
+	case Initialize:
+		return nil
+	case Master:
+		// RFC 3768 §6.4.3: "If a Shutdown event is received, then:
+		// o Cancel the Adver_Timer o Send an ADVERTISEMENT with
+		// Priority = 0 o Transition to the {Initialize} state".
+		// The VIPs go after the advert, as keepalived does, so the
+		// backup starts its Skew_Time as early as possible.
+		acts = append(acts, SendAdvert{Priority: 0, Count: 1}, DelVIPs{})
+	}
+	// RFC 3768 §6.4.2: "If a Shutdown event is received, then:
+	// o Cancel the Master_Down_Timer o Transition to the {Initialize}
+	// state". Fault has no timer to cancel.
+	r.state = Initialize
+	r.masterDownAt, r.adverAt = time.Time{}, time.Time{}
+	r.master = netip.Addr{}
+	// Remember a dead link so that the next Startup goes to Fault.
+	r.linkDown = from == Fault
+	return append(acts, StateChanged{From: from, To: Initialize, Reason: ReasonShutdown})
+}
+
+// timeout fires whichever timer is due; an early Timeout does nothing.
+func (r *Router) timeout(now time.Time) []Action {
+	switch r.state {
+	case Backup:
+		if now.Before(r.masterDownAt) {
+			return nil
+		}
+		why := ReasonMasterDown
+		switch r.cause {
+		case downResigned:
+			why = ReasonPeerResigned
+		case downPreempting:
+			why = ReasonPreemptLower
+		}
+		return r.becomeMaster(now, why)
+	case Master:
+		if now.Before(r.adverAt) {
+			return nil
+		}
+		// RFC 3768 §6.4.3: "If the Adver_Timer fires, then: o Send an
+		// ADVERTISEMENT o Reset the Adver_Timer to
+		// Advertisement_Interval".
+		return r.sendAdvert(now)
+	}
+	return nil
+}
+
+// becomeMaster implements RFC 3768 §6.4.2: "If the Master_Down_Timer
+// fires, then: o Send an ADVERTISEMENT o Broadcast a gratuitous ARP
+// request containing the virtual router MAC address for each IP address
+// associated with the virtual router o Set the Adver_Timer to
+// Advertisement_Interval o Transition to the {Master} state".
+// The VIPs are added between the advert and the ARPs, as keepalived does.
+func (r *Router) becomeMaster(now time.Time, why Reason) []Action {
+	r.state = Master
+	r.masterDownAt = time.Time{}
+	r.adverAt = now.Add(r.cfg.AdvertInterval)
+	// While we are Master, the master's interval is ours.
+	r.masterAdverInterval = r.cfg.AdvertInterval
+	r.master = netip.Addr{}
+	return []Action{
+		SendAdvert{Priority: r.prio, Count: 1},
+		AddVIPs{},
+		Announce{},
+		StateChanged{From: Backup, To: Master, Reason: why},
+	}
+}
+
+// sendAdvert sends one advertisement and restarts the Adver_Timer.
+func (r *Router) sendAdvert(now time.Time) []Action {
+	r.adverAt = now.Add(r.cfg.AdvertInterval)
+	return []Action{SendAdvert{Priority: r.prio, Count: 1}}
+}
+
+func (r *Router) advert(now time.Time, a AdvertReceived) []Action {
+	if a.Src == r.cfg.Addr {
+		return nil // our own packet looped back
+	}
+	switch r.state {
+	case Backup:
+		r.backupAdvert(now, a)
+		return nil
+	case Master:
+		return r.masterAdvert(now, a)
+	}
+	// Initialize and Fault ignore advertisements.
+	return nil
+}
+
+// backupAdvert implements RFC 3768 §6.4.2 "If an ADVERTISEMENT is
+// received" and RFC 5798 §6.4.2 (420)-(470).
+func (r *Router) backupAdvert(now time.Time, a AdvertReceived) {
+	// "If the Priority in the ADVERTISEMENT is Zero, then: o Set the
+	// Master_Down_Timer to Skew_Time".
+	if a.Priority == 0 {
+		r.masterDownAt = now.Add(r.SkewTime())
+		r.cause = downResigned
+		if a.Src == r.master {
+			r.master = netip.Addr{}
+		}
+		return
+	}
+	r.master = a.Src
+	// "If Preempt_Mode is False, or If the Priority in the
+	// ADVERTISEMENT is greater than or equal to the local Priority,
+	// then: o Reset the Master_Down_Timer to Master_Down_Interval
+	// else: o Discard the ADVERTISEMENT".
+	if !r.accepts(now, a.Priority) {
+		r.cause = downPreempting
+		return
+	}
+	r.learnInterval(a.Interval)
+	r.armMasterDown(now)
+}
+
+// accepts decides whether a Backup accepts a non-zero priority: the
+// RFC's rule, widened by preempt_delay and the resign hold, which both
+// act as if Preempt_Mode were False for a while.
+func (r *Router) accepts(now time.Time, prio uint8) bool {
+	if prio >= r.prio {
+		// keepalived stops a running preempt_delay here: the next
+		// lower-priority master starts it again.
+		r.preemptUntil = time.Time{}
+		return true
+	}
+	if !r.cfg.Preempt || r.held {
+		return true
+	}
+	if r.cfg.PreemptDelay > 0 {
+		if r.preemptUntil.IsZero() {
+			r.preemptUntil = now.Add(r.cfg.PreemptDelay)
+		}
+		if now.Before(r.preemptUntil) {
+			return true
+		}
+	}
+	return false
+}
+
+// learnInterval implements RFC 5798 §6.4.2 "(450) @ Set
+// Master_Adver_Interval to Adver Interval contained in the ADVERTISEMENT
+// (455) @ Recompute the Master_Down_Interval". v2 has no such rule: its
+// advertised interval must equal ours (the wire layer checks it).
+func (r *Router) learnInterval(d time.Duration) {
+	if r.cfg.Version == 3 && d > 0 {
+		r.masterAdverInterval = d
+	}
+}
+
+// masterAdvert implements RFC 3768 §6.4.3 / RFC 5798 §6.4.3 "If an
+// ADVERTISEMENT is received", with keepalived's answer to a lower
+// priority in place of the RFC's discard.
+func (r *Router) masterAdvert(now time.Time, a AdvertReceived) []Action {
+	// "If the Priority in the ADVERTISEMENT is Zero, then: o Send an
+	// ADVERTISEMENT o Reset the Adver_Timer to Advertisement_Interval".
+	if a.Priority == 0 {
+		return r.sendAdvert(now)
+	}
+	// "If the Priority in the ADVERTISEMENT is greater than the local
+	// Priority, or If the Priority in the ADVERTISEMENT is equal to the
+	// local Priority and the primary IP Address of the sender is greater
+	// than the local primary IP Address, then: o Cancel Adver_Timer
+	// o Set Master_Down_Timer to Master_Down_Interval o Transition to
+	// the {Backup} state".
+	higher := a.Priority > r.prio
+	if higher || (a.Priority == r.prio && a.Src.Compare(r.cfg.Addr) > 0) {
+		why := ReasonTieBreak
+		if higher {
+			why = ReasonPreempted
+		}
+		r.state = Backup
+		r.adverAt = time.Time{}
+		r.master = a.Src
+		// RFC 5798 §6.4.3 "(745) -@ Set Master_Adver_Interval to Adver
+		// Interval contained in the ADVERTISEMENT (750) -@ Recompute the
+		// Skew_Time".
+		r.learnInterval(a.Interval)
+		r.armMasterDown(now)
+		r.preemptUntil = time.Time{}
+		return []Action{DelVIPs{}, StateChanged{From: Master, To: Backup, Reason: why}}
+	}
+	// The RFC says "else: o Discard ADVERTISEMENT". keepalived instead
+	// answers a lower-priority master at once with an advertisement and
+	// gratuitous ARPs: after a partition heals this makes the other
+	// master step down and the switches relearn the VIP's port now,
+	// not one interval later.
+	return append(r.sendAdvert(now), Announce{})
+}
+
+// setPriority records the effective priority. It changes no timer: a
+// Master's next advertisement carries it, and a Backup's Skew_Time and
+// Master_Down_Interval use it from the next timer reset.
+func (r *Router) setPriority(p uint8) {
+	p = clampPriority(p)
+	if p > r.prio {
+		r.held = false
+	}
+	r.prio = p
+}
+
+// resign hands mastership over at once (see the package documentation).
+func (r *Router) resign(now time.Time) []Action {
+	r.held = true
+	if r.state != Master {
+		return nil
+	}
+	r.state = Backup
+	r.adverAt = time.Time{}
+	r.master = netip.Addr{}
+	r.masterAdverInterval = r.cfg.AdvertInterval
+	r.armMasterDown(now)
+	r.preemptUntil = time.Time{}
+	return []Action{
+		SendAdvert{Priority: 0, Count: r.cfg.ResignAdverts},
+		DelVIPs{},
+		StateChanged{From: Master, To: Backup, Reason: ReasonResign},
+	}
+}
+
+// linkDownInput moves to Fault. A Master sends nothing: the link is gone.
+func (r *Router) linkDownInput() []Action {
+	from := r.state
+	switch from {
+	case Initialize:
+		r.linkDown = true
+		return nil
+	case Fault:
+		return nil
+	}
+	var acts []Action
+	if from == Master {
+		acts = append(acts, DelVIPs{})
+	}
+	r.state = Fault
+	r.masterDownAt, r.adverAt = time.Time{}, time.Time{}
+	r.master = netip.Addr{}
+	return append(acts, StateChanged{From: from, To: Fault, Reason: ReasonLinkDown})
+}
+
+// linkUpInput leaves Fault as Startup would enter Backup.
+func (r *Router) linkUpInput(now time.Time) []Action {
+	switch r.state {
+	case Initialize:
+		r.linkDown = false
+		return nil
+	case Fault:
+		return r.enterBackupFresh(now, Fault, ReasonLinkUp)
+	}
+	return nil
+}
