@@ -1,0 +1,479 @@
+package appliance
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/proxypair/proxypair/appliance/config"
+	"github.com/proxypair/proxypair/appliance/control"
+	"github.com/proxypair/proxypair/appliance/fsm"
+	"github.com/proxypair/proxypair/appliance/netio"
+	"github.com/proxypair/proxypair/appliance/vrrp"
+)
+
+var vip100 = netip.MustParsePrefix("198.18.0.100/24")
+
+// seedVRRP is the seed's keepalived settings (v2, PASS, VRID 51, 1 s).
+func seedVRRP(prio int) config.VRRP {
+	return config.VRRP{
+		Interface:      "eth1",
+		VRID:           51,
+		Priority:       prio,
+		Version:        2,
+		AdvertInterval: time.Second,
+		Preempt:        true,
+		AuthPass:       "pass1234",
+		VirtualIPs:     []netip.Prefix{vip100},
+		V3Checksum:     config.ChecksumPseudoHeader,
+		GARP:           config.GARP{Repeat: 5, Delay: 5 * time.Second},
+	}
+}
+
+type testNode struct {
+	in     *instance
+	conn   *fakeConn
+	vips   *fakeVIPs
+	arp    *fakeARP
+	links  *fakeLinks
+	notify *fakeNotifier
+	log    *logRecorder
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// startNode runs an instance on l with address addr. Call inside a bubble.
+func startNode(t *testing.T, l *lan, addr string, cfg config.VRRP) *testNode {
+	t.Helper()
+	n := &testNode{
+		conn:   newFakeConn(l, netip.MustParseAddr(addr)),
+		vips:   &fakeVIPs{},
+		arp:    &fakeARP{},
+		links:  &fakeLinks{up: true, ch: make(chan bool)},
+		notify: &fakeNotifier{},
+		log:    &logRecorder{},
+		done:   make(chan error, 1),
+	}
+	e := env{conn: n.conn, src: n.conn.src, vips: n.vips, arp: n.arp, links: n.links, notifier: n.notify}
+	in, err := newInstance(cfg, e, slog.New(n.log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.in = in
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop = cancel
+	go func() { n.done <- in.run(ctx, func() { n.notify.Ready() }) }()
+	t.Cleanup(func() {
+		cancel()
+		<-n.done
+	})
+	return n
+}
+
+// status asks the instance goroutine for its snapshot, as the control
+// socket does.
+func (n *testNode) status(t *testing.T) control.Instance {
+	t.Helper()
+	var st control.Instance
+	if err := n.in.call(context.Background(), func() { st = n.in.snapshot() }); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func (n *testNode) state(t *testing.T) string { return n.status(t).State }
+
+// lastChange is when the instance last changed state.
+func (n *testNode) lastChange(t *testing.T) time.Time {
+	t.Helper()
+	tr := n.status(t).Transitions
+	if len(tr) == 0 {
+		t.Fatal("no transitions")
+	}
+	return tr[len(tr)-1].At
+}
+
+// stopAndWait stops the node gracefully and waits for run to return.
+func (n *testNode) stopAndWait(t *testing.T) {
+	t.Helper()
+	n.stop()
+	if err := <-n.done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	n.done <- nil // for the cleanup
+}
+
+func TestSingleNodeBecomesMaster(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		n := startNode(t, &lan{}, "198.18.0.1", seedVRRP(200))
+		synctest.Wait()
+		if got := n.state(t); got != "BACKUP" {
+			t.Fatalf("at start: %s, want BACKUP (RFC: Initialize → Backup)", got)
+		}
+		if got := n.notify.messages(); !slices.Contains(got, "READY=1") || !slices.Contains(got, "STATUS=BACKUP prio 200") {
+			t.Errorf("notify at start: %v", got)
+		}
+
+		// v2, priority 200: Master_Down = 3 s + (256-200)/256 s.
+		time.Sleep(3*time.Second + 218750*time.Microsecond)
+		synctest.Wait()
+		if got := n.state(t); got != "MASTER" {
+			t.Fatalf("after Master_Down: %s", got)
+		}
+		if got, want := n.lastChange(t).Sub(start), 3218750*time.Microsecond; got != want {
+			t.Errorf("became master after %v, want exactly %v", got, want)
+		}
+		if got := n.vips.String(); got != "eth1 198.18.0.100/24" {
+			t.Errorf("addresses: %q", got)
+		}
+		ads := n.conn.adverts()
+		if len(ads) != 1 || ads[0].adv.Priority != 200 || ads[0].dst != vrrp.MulticastGroup || ads[0].adv.AuthData != [8]byte{'p', 'a', 's', 's', '1', '2', '3', '4'} {
+			t.Fatalf("adverts on takeover: %+v", ads)
+		}
+		if got := n.arp.count(); got != 5 {
+			t.Errorf("gratuitous ARPs on takeover: %d, want 5", got)
+		}
+
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := n.arp.count(); got != 10 {
+			t.Errorf("gratuitous ARPs 5 s later: %d, want 10", got)
+		}
+		if got := len(n.conn.adverts()); got != 6 {
+			t.Errorf("adverts after 5 s as master: %d, want 6 (one a second)", got)
+		}
+
+		// Graceful stop: one priority-0 advert, then no VIP.
+		n.stopAndWait(t)
+		ads = n.conn.adverts()
+		if last := ads[len(ads)-1].adv; last.Priority != 0 {
+			t.Errorf("last advert priority %d, want 0", last.Priority)
+		}
+		if got := n.vips.String(); got != "eth1 " {
+			t.Errorf("VIPs after stop: %q", got)
+		}
+	})
+}
+
+func TestElectionFailoverPreemption(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
+		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if sa, sb := a.state(t), b.state(t); sa != "MASTER" || sb != "BACKUP" {
+			t.Fatalf("election: a %s, b %s", sa, sb)
+		}
+		if a.vips.String() != "eth1 198.18.0.100/24" || b.vips.String() != "eth1 " {
+			t.Fatalf("VIP on exactly one node: a %q, b %q", a.vips, b.vips)
+		}
+		if st := b.status(t); st.Master != "198.18.0.1" {
+			t.Errorf("b's master = %q", st.Master)
+		}
+
+		// a's link goes down: a → FAULT without the VIP; b takes over.
+		down := time.Now()
+		a.conn.setUp(false)
+		a.links.ch <- false
+		synctest.Wait()
+		if got := a.state(t); got != "FAULT" || a.vips.String() != "eth1 " {
+			t.Fatalf("a after link down: %s, %q", got, a.vips)
+		}
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		if got := b.state(t); got != "MASTER" {
+			t.Fatalf("b after a's link went down: %s", got)
+		}
+		// b's timer started at a's last advert, at most 1 s before down.
+		if took := b.lastChange(t).Sub(down); took > 3609375*time.Microsecond || took < 2609375*time.Microsecond {
+			t.Errorf("b took over %v after the link went down, want Master_Down (3.609375 s) minus < 1 s", took)
+		}
+
+		// The link returns: a preempts the lower-priority b.
+		a.conn.setUp(true)
+		a.links.ch <- true
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if sa, sb := a.state(t), b.state(t); sa != "MASTER" || sb != "BACKUP" {
+			t.Fatalf("after link up: a %s, b %s", sa, sb)
+		}
+		if b.vips.String() != "eth1 " {
+			t.Errorf("b kept the VIP: %q", b.vips)
+		}
+		reasons := []string{}
+		for _, tr := range a.status(t).Transitions {
+			reasons = append(reasons, tr.To+"/"+tr.Reason)
+		}
+		want := []string{"BACKUP/startup", "MASTER/master_down", "FAULT/link_down", "BACKUP/link_up", "MASTER/preempt_lower_priority"}
+		if len(reasons) != len(want) {
+			t.Fatalf("a's transitions %v, want %v", reasons, want)
+		}
+		for i := range want {
+			if reasons[i] != want[i] {
+				t.Fatalf("a's transitions %v, want %v", reasons, want)
+			}
+		}
+	})
+}
+
+func TestNoPreemptKeepsMaster(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
+		time.Sleep(5 * time.Second)
+		cfg := seedVRRP(200)
+		cfg.Preempt = false
+		a := startNode(t, l, "198.18.0.1", cfg)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		if sa, sb := a.state(t), b.state(t); sa != "BACKUP" || sb != "MASTER" {
+			t.Fatalf("preempt false: a %s, b %s; want the running master kept", sa, sb)
+		}
+	})
+}
+
+func TestGracefulStopHandsOverAfterSkew(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
+		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		stopped := time.Now()
+		a.stopAndWait(t)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := b.state(t); got != "MASTER" {
+			t.Fatalf("b after a stopped: %s", got)
+		}
+		// Skew_Time for priority 100 = 156/256 s.
+		if got, want := b.lastChange(t).Sub(stopped), 609375*time.Microsecond; got != want {
+			t.Errorf("hand-over took %v, want Skew_Time %v", got, want)
+		}
+		if tr := b.status(t).Transitions; tr[len(tr)-1].Reason != "peer_resigned" {
+			t.Errorf("reason %q", tr[len(tr)-1].Reason)
+		}
+	})
+}
+
+// TestBadPacketsChangeNothing: a flood of adverts that fail a check leaves
+// the state alone, is counted per reason, and logs a line per reason per
+// period, not per packet.
+func TestBadPacketsChangeNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
+		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+
+		good := vrrp.Advertisement{
+			Version: vrrp.Version2, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 254,
+			AuthType: vrrp.AuthSimple, Interval: time.Second, Addresses: []netip.Addr{vip100.Addr()},
+		}
+		copy(good.AuthData[:], "pass1234")
+		evil := netip.MustParseAddr("198.18.0.9")
+		for _, tc := range []struct {
+			reason string
+			mutate func(*vrrp.Advertisement)
+			src    netip.Addr
+		}{
+			{"password", func(a *vrrp.Advertisement) { copy(a.AuthData[:], "wrongpw!") }, evil},
+			{"vrid", func(a *vrrp.Advertisement) { a.VRID = 52 }, evil},
+			{"interval", func(a *vrrp.Advertisement) { a.Interval = 2 * time.Second }, evil},
+			{"address_set", func(a *vrrp.Advertisement) { a.Addresses = []netip.Addr{netip.MustParseAddr("198.18.0.101")} }, evil},
+			{"own_address", func(*vrrp.Advertisement) {}, b.conn.src},
+		} {
+			adv := good
+			tc.mutate(&adv)
+			payload, err := adv.Marshal(tc.src, vrrp.MulticastGroup, vrrp.PseudoHeader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 500 {
+				b.conn.inject(netio.Packet{Packet: vrrp.Packet{Src: tc.src, Dst: vrrp.MulticastGroup, TTL: 255, Payload: payload}})
+			}
+			synctest.Wait()
+			st := b.status(t)
+			if st.State != "BACKUP" || st.Master != "198.18.0.1" {
+				t.Fatalf("%s flood changed b: %s, master %s", tc.reason, st.State, st.Master)
+			}
+			if got := st.Drops[tc.reason]; got != 500 {
+				t.Errorf("drops[%s] = %d, want 500", tc.reason, got)
+			}
+			if got := b.log.count("dropped VRRP packet", tc.reason); got != 1 {
+				t.Errorf("%s: %d log lines for 500 drops in one period, want 1", tc.reason, got)
+			}
+		}
+		if a.state(t) != "MASTER" || b.vips.String() != "eth1 " {
+			t.Errorf("bad packets moved the VIP: a %s, b %q", a.state(t), b.vips)
+		}
+
+		// The next period logs again, with the count of the suppressed ones.
+		time.Sleep(logEvery)
+		payload, _ := func() ([]byte, error) {
+			adv := good
+			adv.VRID = 52
+			return adv.Marshal(evil, vrrp.MulticastGroup, vrrp.PseudoHeader)
+		}()
+		b.conn.inject(netio.Packet{Packet: vrrp.Packet{Src: evil, Dst: vrrp.MulticastGroup, TTL: 255, Payload: payload}})
+		synctest.Wait()
+		if got := b.log.count("dropped VRRP packet", "vrid"); got != 2 {
+			t.Errorf("vrid log lines after a period: %d, want 2", got)
+		}
+	})
+}
+
+func TestUnicastAcceptsOnlyPeers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		cfgA, cfgB := seedVRRP(200), seedVRRP(100)
+		cfgA.UnicastPeers = []netip.Addr{netip.MustParseAddr("198.18.0.2")}
+		cfgB.UnicastPeers = []netip.Addr{netip.MustParseAddr("198.18.0.1")}
+		a := startNode(t, l, "198.18.0.1", cfgA)
+		b := startNode(t, l, "198.18.0.2", cfgB)
+		stranger := newFakeConn(l, netip.MustParseAddr("198.18.0.3"))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state(t) != "MASTER" || b.state(t) != "BACKUP" {
+			t.Fatalf("unicast election: a %s, b %s", a.state(t), b.state(t))
+		}
+		for _, ad := range a.conn.adverts() {
+			if ad.dst != netip.MustParseAddr("198.18.0.2") {
+				t.Fatalf("unicast advert sent to %v", ad.dst)
+			}
+		}
+		adv := vrrp.Advertisement{Version: vrrp.Version2, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 254,
+			AuthType: vrrp.AuthSimple, Interval: time.Second, Addresses: []netip.Addr{vip100.Addr()}}
+		copy(adv.AuthData[:], "pass1234")
+		payload, _ := adv.Marshal(stranger.src, b.conn.src, vrrp.PseudoHeader)
+		stranger.Send(payload, b.conn.src)
+		synctest.Wait()
+		st := b.status(t)
+		if st.Drops["unknown_peer"] != 1 || st.Master != "198.18.0.1" {
+			t.Errorf("advert from an unlisted peer: drops %v, master %s", st.Drops, st.Master)
+		}
+	})
+}
+
+func TestWatchdogPingsFromLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := startNode(t, &lan{}, "198.18.0.1", seedVRRP(200))
+		time.Sleep(10*time.Second + time.Millisecond)
+		synctest.Wait()
+		pings := 0
+		for _, m := range n.notify.messages() {
+			if m == "WATCHDOG=1" {
+				pings++
+			}
+		}
+		// WatchdogInterval 2 s → a ping every second.
+		if pings != 10 {
+			t.Errorf("%d watchdog pings in 10 s, want 10", pings)
+		}
+	})
+}
+
+func TestReconfigure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
+		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+
+		// Raise b above a: b preempts after Master_Down.
+		cfg := seedVRRP(250)
+		if err := b.in.call(context.Background(), func() { b.in.reconfigure(time.Now(), cfg) }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if a.state(t) != "BACKUP" || b.state(t) != "MASTER" {
+			t.Fatalf("after raising b's priority: a %s, b %s", a.state(t), b.state(t))
+		}
+
+		// A second VIP on the master appears at once.
+		cfg.VirtualIPs = append(cfg.VirtualIPs, netip.MustParsePrefix("198.18.0.101/24"))
+		a.in.call(context.Background(), func() { a.in.reconfigure(time.Now(), withVIPs(seedVRRP(200), cfg.VirtualIPs)) })
+		b.in.call(context.Background(), func() { b.in.reconfigure(time.Now(), cfg) })
+		synctest.Wait()
+		if got := b.vips.String(); got != "eth1 198.18.0.100/24 198.18.0.101/24" {
+			t.Errorf("b's addresses after adding a VIP: %q", got)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if a.state(t) != "BACKUP" || b.state(t) != "MASTER" || len(a.status(t).Drops) != 0 {
+			t.Errorf("after both reloaded: a %s (drops %v), b %s", a.state(t), a.status(t).Drops, b.state(t))
+		}
+	})
+}
+
+func withVIPs(c config.VRRP, vips []netip.Prefix) config.VRRP {
+	c.VirtualIPs = vips
+	return c
+}
+
+func TestPlanKeepsRestartKeys(t *testing.T) {
+	cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock"}}
+	next := &config.Config{VRRP: seedVRRP(150), Control: config.Control{Socket: "/run/b.sock"}}
+	next.VRRP.Interface = "eth2"
+	next.VRRP.VRID = 52
+	applied, restart := plan(cur, next)
+	if applied.VRRP.Priority != 150 {
+		t.Errorf("priority not applied live: %d", applied.VRRP.Priority)
+	}
+	if applied.VRRP.Interface != "eth1" || applied.VRRP.VRID != 51 || applied.Control.Socket != "/run/a.sock" {
+		t.Errorf("restart-only keys changed live: %+v", applied)
+	}
+	want := map[string]bool{"vrrp.interface": true, "vrrp.virtual_router_id": true, "control.socket": true}
+	if len(restart) != len(want) {
+		t.Fatalf("restart keys %v", restart)
+	}
+	for _, k := range restart {
+		if !want[k] {
+			t.Errorf("unexpected restart key %q", k)
+		}
+	}
+}
+
+// TestStartsInFaultWhenLinkDown: a node whose link is down at start-up waits
+// in FAULT and never claims the VIP.
+func TestStartsInFaultWhenLinkDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		conn := newFakeConn(l, netip.MustParseAddr("198.18.0.1"))
+		vips := &fakeVIPs{}
+		links := &fakeLinks{up: false, ch: make(chan bool)}
+		e := env{conn: conn, src: conn.src, vips: vips, arp: &fakeARP{}, links: links, notifier: nopNotifier{}}
+		in, err := newInstance(seedVRRP(200), e, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- in.run(ctx, func() {}) }()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		var state fsm.State
+		in.call(ctx, func() { state = in.r.State() })
+		if state != fsm.Fault || vips.String() != "eth1 " {
+			t.Errorf("link down at start: %v, %q", state, vips)
+		}
+		links.ch <- true
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		in.call(ctx, func() { state = in.r.State() })
+		if state != fsm.Master {
+			t.Errorf("after link up: %v", state)
+		}
+		cancel()
+		<-done
+	})
+}

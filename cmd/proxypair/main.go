@@ -1,0 +1,261 @@
+// Command proxypair keeps one virtual IP on a pair of HAProxy servers with
+// VRRP, and hands it to the peer the moment HAProxy fails.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxypair/proxypair/appliance"
+	"github.com/proxypair/proxypair/appliance/config"
+	"github.com/proxypair/proxypair/appliance/control"
+	"github.com/proxypair/proxypair/appliance/sdnotify"
+)
+
+// Set by the linker (see the Makefile).
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// exitError carries an exit code without printing anything more.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func main() {
+	err := newRoot(os.Stdout, os.Stderr).Execute()
+	var code exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &code):
+		os.Exit(int(code))
+	default:
+		fmt.Fprintln(os.Stderr, "proxypair:", err)
+		os.Exit(1)
+	}
+}
+
+// flags shared by every command that reads the config.
+type flags struct {
+	config string
+	set    []string
+}
+
+func (f *flags) source() (config.Source, error) {
+	src := config.Source{File: f.config, Set: map[string]string{}}
+	for _, kv := range f.set {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return src, fmt.Errorf("--set %q: want key=value, e.g. --set vrrp.priority=150", kv)
+		}
+		src.Set[k] = v
+	}
+	return src, nil
+}
+
+func (f *flags) load() (*config.Config, []config.Problem, error) {
+	src, err := f.source()
+	if err != nil {
+		return nil, nil, err
+	}
+	return config.Load(src)
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	var f flags
+	root := &cobra.Command{
+		Use:           "proxypair",
+		Short:         "VRRP for an HAProxy pair: one virtual IP, handed over the moment HAProxy fails",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&f.config, "config", "c", "",
+		"config file (default $"+config.EnvConfigFile+", then "+config.DefaultFile+")")
+	root.PersistentFlags().StringArrayVar(&f.set, "set", nil,
+		"override a config key, e.g. --set vrrp.priority=150 (repeatable; beats the environment and the file)")
+	root.AddCommand(runCmd(&f), validateCmd(&f), statusCmd(&f), cleanupCmd(&f), versionCmd())
+	return root
+}
+
+func runCmd(f *flags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon in the foreground (SIGTERM/SIGINT: graceful stop; SIGHUP: reload)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, problems, err := f.load()
+			if err != nil {
+				return err
+			}
+			if !config.Valid(problems) {
+				printProblems(cmd.ErrOrStderr(), problems)
+				return exitError(1)
+			}
+			level := new(slog.LevelVar)
+			log := newLogger(cmd.ErrOrStderr(), cfg.Log, level)
+			for _, p := range problems {
+				log.Warn("config", "problem", p.String())
+			}
+
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case <-hup:
+						select {
+						case reload <- struct{}{}:
+						case <-ctx.Done():
+							return
+						}
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+
+			err = appliance.Run(ctx, appliance.Options{
+				Config:   cfg,
+				Log:      log,
+				Level:    level,
+				Version:  version,
+				Notifier: sdnotify.New(log),
+				Reload:   reload,
+				Load:     f.load,
+			})
+			if err != nil {
+				log.Error("exiting", "err", err)
+				return exitError(1)
+			}
+			return nil
+		},
+	}
+}
+
+func validateCmd(f *flags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the config: every problem, one per line, naming the key; exit 1 if invalid",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, problems, err := f.load()
+			if err != nil {
+				return err
+			}
+			printProblems(cmd.OutOrStdout(), problems)
+			if !config.Valid(problems) {
+				return exitError(1)
+			}
+			where := cfg.File
+			if where == "" {
+				where = "environment and defaults (no config file)"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "config ok: %s\n", where)
+			return nil
+		},
+	}
+}
+
+func statusCmd(f *flags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Ask the running daemon for its state over the control socket",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, _, err := f.load()
+			if err != nil {
+				return err
+			}
+			// Only control.socket matters here; other problems are for
+			// `validate` and must not hide the daemon's answer.
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			st, err := control.Get(ctx, cfg.Control.Socket)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			return st.WriteText(cmd.OutOrStdout(), time.Now())
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status document as JSON")
+	return cmd
+}
+
+func cleanupCmd(f *flags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cleanup",
+		Short: "Remove this config's VIPs from the interface (for ExecStopPost= after a crash)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, problems, err := f.load()
+			if err != nil {
+				return err
+			}
+			log := newLogger(cmd.ErrOrStderr(), cfg.Log, new(slog.LevelVar))
+			// Clean up even with an otherwise invalid config: a VIP left
+			// behind is worse than a warning.
+			for _, p := range problems {
+				log.Warn("config", "problem", p.String())
+			}
+			if cfg.VRRP.Interface == "" || len(cfg.VRRP.VirtualIPs) == 0 {
+				return errors.New("cleanup: the config names no interface or no VIPs")
+			}
+			return appliance.Cleanup(cfg, log)
+		},
+	}
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit and Go version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "proxypair %s (commit %s, %s, %s/%s)\n",
+				version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		},
+	}
+}
+
+func printProblems(w io.Writer, problems []config.Problem) {
+	for _, p := range problems {
+		fmt.Fprintln(w, p.String())
+	}
+}
+
+func newLogger(w io.Writer, c config.Log, level *slog.LevelVar) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.Level)); err == nil {
+		level.Set(l)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what proxypair's tests, lab and benchmarks need on Debian/Ubuntu,
+# skipping what is already there, then fetches the Go modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: run as root (apt-get, network namespaces)" >&2
+	exit 1
+fi
+if ! command -v go >/dev/null; then
+	echo "deps: Go is not installed (need the version in go.mod; see https://go.dev/doc/install)" >&2
+	exit 1
+fi
+
+# haproxy and keepalived: the real peers the tests run in network namespaces.
+# packer, shellcheck, systemd: the offline checks of the image and unit.
+packages=(haproxy keepalived iproute2 iputils-ping tcpdump packer shellcheck systemd ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	# Installing haproxy or keepalived must not start them in the host's own
+	# network namespace: policy-rc.d exit 101 tells the package scripts not
+	# to start services.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+go mod download
