@@ -15,7 +15,7 @@ fi
 
 # haproxy and keepalived: the real peers the tests run in network namespaces.
 # packer, shellcheck, systemd: the offline checks of the image and unit.
-packages=(haproxy keepalived iproute2 iputils-ping tcpdump packer shellcheck systemd ca-certificates)
+packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump packer shellcheck systemd ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

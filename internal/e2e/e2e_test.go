@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxypair/proxypair/appliance/control"
+	"github.com/proxypair/proxypair/internal/lab"
+)
+
+// The binaries under test, built once by TestMain.
+var bin struct{ proxypair, pplab string }
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		os.Exit(m.Run()) // every test skips with its reason
+	}
+	dir, err := os.MkdirTemp("", "pp-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin.proxypair = filepath.Join(dir, "proxypair")
+	bin.pplab = filepath.Join(dir, "pplab")
+	for out, pkg := range map[string]string{bin.proxypair: "../../cmd/proxypair", bin.pplab: "../cmd/pplab"} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	vip    = netip.MustParsePrefix("198.18.0.100/24")
+	addrA  = netip.MustParsePrefix("198.18.0.1/24")
+	addrB  = netip.MustParsePrefix("198.18.0.2/24")
+	addrC  = netip.MustParsePrefix("198.18.0.3/24")
+	seedV2 = settings{version: 2, interval: time.Second, pass: "pass1234"}
+)
+
+// settings are the VRRP parameters both peers of a pair share.
+type settings struct {
+	version  int
+	interval time.Duration
+	pass     string
+	unicast  bool
+}
+
+func (s settings) String() string {
+	kind := "multicast"
+	if s.unicast {
+		kind = "unicast"
+	}
+	return fmt.Sprintf("v%d-%v-%s", s.version, s.interval, kind)
+}
+
+// yaml is a proxypair config for a node with priority prio whose peer (for
+// unicast) is peer.
+func (s settings) yaml(prio int, peer netip.Prefix, extra string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "vrrp:\n  interface: eth1\n  virtual_router_id: 51\n  priority: %d\n  version: %d\n  advert_interval: %v\n",
+		prio, s.version, s.interval)
+	if s.pass != "" {
+		fmt.Fprintf(&b, "  auth_pass: %s\n", s.pass)
+	}
+	fmt.Fprintf(&b, "  virtual_ips: [%v]\n", vip)
+	if s.unicast {
+		fmt.Fprintf(&b, "  unicast_peers: [%v]\n", peer.Addr())
+	}
+	b.WriteString(extra)
+	return b.String()
+}
+
+func (s settings) keepalived(prio int, peer netip.Prefix) lab.KeepalivedConfig {
+	c := lab.KeepalivedConfig{VRID: 51, Priority: prio, Version: s.version, Interval: s.interval, AuthPass: s.pass, VIPs: []netip.Prefix{vip}}
+	if s.unicast {
+		c.UnicastPeers = []netip.Addr{peer.Addr()}
+	}
+	return c
+}
+
+// node is a proxypair process on a lab host.
+type node struct {
+	t    *testing.T
+	host *lab.Host
+	proc *lab.Process
+	cfg  string
+	sock string
+}
+
+// startProxypair writes cfg (without control and log keys) to the host's
+// directory and runs proxypair with it until its control socket answers.
+func startProxypair(t *testing.T, h *lab.Host, cfg string) *node {
+	t.Helper()
+	n := &node{t: t, host: h, cfg: filepath.Join(h.Dir, "proxypair.yaml"), sock: filepath.Join(h.Dir, "proxypair.sock")}
+	full := cfg + fmt.Sprintf("control:\n  socket: %s\nlog:\n  level: debug\n", n.sock)
+	if err := os.WriteFile(n.cfg, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.start()
+	return n
+}
+
+func (n *node) start() {
+	n.t.Helper()
+	p, err := n.host.Start(bin.proxypair, "run", "--config", n.cfg)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.proc = p
+	n.eventually("control socket answers", 10*time.Second, func() (bool, string) {
+		if p.Exited() {
+			n.t.Fatalf("proxypair on %s exited:\n%s", n.host.Name, p.Output())
+		}
+		_, err := n.tryStatus()
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+func (n *node) tryStatus() (*control.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return control.Get(ctx, n.sock)
+}
+
+func (n *node) status() control.Instance {
+	n.t.Helper()
+	st, err := n.tryStatus()
+	if err != nil {
+		n.t.Fatalf("status of %s: %v\n%s", n.host.Name, err, n.proc.Output())
+	}
+	return st.Instances[0]
+}
+
+func (n *node) eventually(what string, within time.Duration, cond func() (bool, string)) {
+	n.t.Helper()
+	eventually(n.t, what, within, cond)
+}
+
+func (n *node) waitState(state string, within time.Duration) {
+	n.t.Helper()
+	n.eventually(n.host.Name+" in "+state, within, func() (bool, string) {
+		st, err := n.tryStatus()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Instances[0].State == state, st.Instances[0].State
+	})
+}
+
+func eventually(t *testing.T, what string, within time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := lab.Eventually(ctx, 20*time.Millisecond, cond); err != nil {
+		t.Fatalf("waiting %v for %s: %v", within, what, err)
+	}
+}
+
+// holders lists the hosts that have the VIP on eth1.
+func holders(hosts ...*lab.Host) []string {
+	var out []string
+	for _, h := range hosts {
+		if h.HasAddr(vip.Addr()) {
+			out = append(out, h.Name)
+		}
+	}
+	return out
+}
+
+// waitHolder waits until want, and only want, holds the VIP.
+func waitHolder(t *testing.T, want *lab.Host, within time.Duration, hosts ...*lab.Host) {
+	t.Helper()
+	eventually(t, "VIP on "+want.Name+" only", within, func() (bool, string) {
+		h := holders(hosts...)
+		return len(h) == 1 && h[0] == want.Name, fmt.Sprint("holders ", h)
+	})
+}
+
+// steady checks, for d, that exactly want holds the VIP at every sample.
+func steady(t *testing.T, want *lab.Host, d time.Duration, hosts ...*lab.Host) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if h := holders(hosts...); len(h) != 1 || h[0] != want.Name {
+			t.Fatalf("steady state broken: VIP holders %v, want only %s", h, want.Name)
+		}
+		// Sampling pace, not synchronisation: the check runs for all of d.
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func setLink(t *testing.T, h *lab.Host, up bool) {
+	t.Helper()
+	if err := h.SetLink(up); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// masterDown is the longest a backup can wait before taking over.
+func (s settings) masterDown() time.Duration { return 4*s.interval + 2*time.Second }
+
+func newPair(t *testing.T) (*lab.Lab, *lab.Host, *lab.Host) {
+	t.Helper()
+	l := lab.NewT(t)
+	a, err := l.AddHost("a", addrA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.AddHost("b", addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, a, b
+}
