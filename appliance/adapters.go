@@ -62,6 +62,8 @@ type Notifier interface {
 	Stopping() error
 	Status(s string) error
 	Watchdog() error
+	// WatchdogInterval is how often to ping (half of WatchdogSec=), and
+	// whether systemd wants pings at all.
 	WatchdogInterval() (time.Duration, bool)
 }
 

@@ -219,7 +219,7 @@ func (f *fakeNotifier) Reloading() error                        { return f.add("
 func (f *fakeNotifier) Stopping() error                         { return f.add("STOPPING=1") }
 func (f *fakeNotifier) Status(s string) error                   { return f.add("STATUS=" + s) }
 func (f *fakeNotifier) Watchdog() error                         { return f.add("WATCHDOG=1") }
-func (f *fakeNotifier) WatchdogInterval() (time.Duration, bool) { return 2 * time.Second, true }
+func (f *fakeNotifier) WatchdogInterval() (time.Duration, bool) { return time.Second, true }
 
 func (f *fakeNotifier) messages() []string {
 	f.mu.Lock()

@@ -140,7 +140,7 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 	if d, ok := in.notifier.WatchdogInterval(); ok {
 		// Pinged from this loop, so a wedged loop stops the pings and
 		// systemd restarts us.
-		t := time.NewTicker(d / 2)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		watchdog = t.C
 	}

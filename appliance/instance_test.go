@@ -373,7 +373,7 @@ func TestWatchdogPingsFromLoop(t *testing.T) {
 				pings++
 			}
 		}
-		// WatchdogInterval 2 s → a ping every second.
+		// WatchdogInterval 1 s → a ping every second.
 		if pings != 10 {
 			t.Errorf("%d watchdog pings in 10 s, want 10", pings)
 		}
