@@ -266,3 +266,34 @@ func (l *logRecorder) count(msg, reason string) int {
 	}
 	return n
 }
+
+// fakeClaimer records claims; with block set, a claim waits until cancelled
+// (an API that is down).
+type fakeClaimer struct {
+	mu        sync.Mutex
+	block     bool
+	calls     int
+	cancelled int
+}
+
+func (f *fakeClaimer) Claim(ctx context.Context, vips []netip.Addr) (ClaimResult, error) {
+	f.mu.Lock()
+	f.calls++
+	block := f.block
+	f.mu.Unlock()
+	if !block {
+		time.Sleep(300 * time.Millisecond) // the API's latency, in virtual time
+		return ClaimResult{Attempts: 1, Latency: 300 * time.Millisecond}, nil
+	}
+	<-ctx.Done()
+	f.mu.Lock()
+	f.cancelled++
+	f.mu.Unlock()
+	return ClaimResult{Attempts: 7}, ctx.Err()
+}
+
+func (f *fakeClaimer) counts() (calls, cancelled int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.cancelled
+}

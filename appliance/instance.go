@@ -26,6 +26,8 @@ type env struct {
 	arp      ARP
 	links    Links
 	notifier Notifier
+	claimer  Claimer // nil: the network follows gratuitous ARP
+	provider string  // the claimer's name, for status
 }
 
 // instance is one VRRP virtual router. Its run goroutine owns the state
@@ -54,6 +56,8 @@ type instance struct {
 	errLog      *rateLog // send and read failures
 
 	stopAnnounce context.CancelFunc
+	stopClaim    context.CancelFunc
+	cloud        control.Cloud // the cloud claim's state, when there is a claimer
 }
 
 func newInstance(cfg config.VRRP, e env, log *slog.Logger) (*instance, error) {
@@ -64,6 +68,7 @@ func newInstance(cfg config.VRRP, e env, log *slog.Logger) (*instance, error) {
 		calls:   make(chan func()),
 	}
 	in.drops = newDrops(in.log)
+	in.cloud = control.Cloud{Provider: e.provider, State: "idle"}
 	in.errLog = newRateLog()
 	if err := in.configure(cfg); err != nil {
 		return nil, err
@@ -294,21 +299,70 @@ func (in *instance) do(now time.Time, a fsm.Action) {
 			in.log.Error("removing VIPs failed", "err", err)
 		}
 	case fsm.Announce:
+		// Announce comes on becoming master and when answering a
+		// lower-priority master (split brain healing): both times the
+		// network must learn that the VIPs are here.
 		in.quiet()
 		ctx, cancel := context.WithCancel(context.Background())
 		in.stopAnnounce = cancel
 		go announce(ctx, in.arp, in.expect.Addresses, in.cfg.GARP, in.log)
+		in.claim(now)
 	case fsm.StateChanged:
 		in.changed(now, a)
 	}
 }
 
-// quiet stops a running gratuitous-ARP sequence.
+// quiet stops a running gratuitous-ARP sequence and cloud claim.
 func (in *instance) quiet() {
 	if in.stopAnnounce != nil {
 		in.stopAnnounce()
 		in.stopAnnounce = nil
 	}
+	if in.stopClaim != nil {
+		in.stopClaim()
+		in.stopClaim = nil
+		if in.cloud.State == "claiming" {
+			in.cloud.State = "cancelled"
+		}
+	}
+}
+
+// claim moves the VIPs to us through the cloud API, in its own goroutine:
+// VRRP goes on at its own pace however slow or down the API is. The result
+// comes back to the loop through calls; a claim cancelled by leaving Master
+// reports nothing.
+func (in *instance) claim(now time.Time) {
+	if in.claimer == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in.stopClaim = cancel
+	in.cloud.State, in.cloud.LastAttempt, in.cloud.Error = "claiming", now, ""
+	vips := slices.Clone(in.expect.Addresses)
+	in.log.Info("cloud: claiming VIPs", "provider", in.provider, "vips", vips)
+	go func() {
+		res, err := in.claimer.Claim(ctx, vips)
+		select {
+		case in.calls <- func() { in.claimed(ctx, res, err) }:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (in *instance) claimed(ctx context.Context, res ClaimResult, err error) {
+	if ctx.Err() != nil {
+		return // superseded or cancelled while the result was on its way
+	}
+	in.stopClaim = nil
+	in.cloud.Attempts, in.cloud.Latency = res.Attempts, control.Duration(res.Latency)
+	if err != nil {
+		in.cloud.State, in.cloud.Error = "failed", err.Error()
+		in.log.Error("cloud: claiming VIPs failed; the network may still send VIP traffic to the peer",
+			"provider", in.provider, "attempts", res.Attempts, "latency", res.Latency, "err", err)
+		return
+	}
+	in.cloud.State = "claimed"
+	in.log.Info("cloud: VIPs claimed", "provider", in.provider, "attempts", res.Attempts, "latency", res.Latency)
 }
 
 func (in *instance) send(now time.Time, prio uint8, count int) {
@@ -436,6 +490,10 @@ func (in *instance) snapshot() control.Instance {
 	}
 	if !in.linkUp {
 		st.Link = "down"
+	}
+	if in.claimer != nil {
+		c := in.cloud
+		st.Cloud = &c
 	}
 	for _, p := range in.peers {
 		st.Peers = append(st.Peers, p.String())

@@ -49,6 +49,12 @@ type testNode struct {
 // startNode runs an instance on l with address addr. Call inside a bubble.
 func startNode(t *testing.T, l *lan, addr string, cfg config.VRRP) *testNode {
 	t.Helper()
+	return startNodeWith(t, l, addr, cfg, nil)
+}
+
+// startNodeWith is startNode with a cloud claimer.
+func startNodeWith(t *testing.T, l *lan, addr string, cfg config.VRRP, claimer Claimer) *testNode {
+	t.Helper()
 	n := &testNode{
 		conn:   newFakeConn(l, netip.MustParseAddr(addr)),
 		vips:   &fakeVIPs{},
@@ -59,6 +65,9 @@ func startNode(t *testing.T, l *lan, addr string, cfg config.VRRP) *testNode {
 		done:   make(chan error, 1),
 	}
 	e := env{conn: n.conn, src: n.conn.src, vips: n.vips, arp: n.arp, links: n.links, notifier: n.notify}
+	if claimer != nil {
+		e.claimer, e.provider = claimer, "fake"
+	}
 	in, err := newInstance(cfg, e, slog.New(n.log))
 	if err != nil {
 		t.Fatal(err)
@@ -475,5 +484,72 @@ func TestStartsInFaultWhenLinkDown(t *testing.T) {
 		}
 		cancel()
 		<-done
+	})
+}
+
+// TestCloudClaimOnTakeover: the new master claims the VIPs once through the
+// cloud API, and status reports it.
+func TestCloudClaimOnTakeover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		ca, cb := &fakeClaimer{}, &fakeClaimer{}
+		a := startNodeWith(t, l, "198.18.0.1", seedVRRP(200), ca)
+		b := startNodeWith(t, l, "198.18.0.2", seedVRRP(100), cb)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if calls, _ := ca.counts(); calls != 1 {
+			t.Errorf("master a claimed %d times, want 1", calls)
+		}
+		if calls, _ := cb.counts(); calls != 0 {
+			t.Errorf("backup b claimed %d times, want 0", calls)
+		}
+		if c := a.status(t).Cloud; c == nil || c.State != "claimed" || c.Attempts != 1 || time.Duration(c.Latency) != 300*time.Millisecond {
+			t.Errorf("a's cloud status: %+v", c)
+		}
+
+		a.stopAndWait(t)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if calls, _ := cb.counts(); calls != 1 || b.state(t) != "MASTER" {
+			t.Errorf("after a stopped: b %s, claimed %d times, want MASTER and 1", b.state(t), calls)
+		}
+	})
+}
+
+// TestCloudAPIDownDoesNotSlowVRRP: a claim that never finishes neither delays
+// adverts nor outlives mastership.
+func TestCloudAPIDownDoesNotSlowVRRP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		ca := &fakeClaimer{block: true}
+		a := startNodeWith(t, l, "198.18.0.1", seedVRRP(200), ca)
+		time.Sleep(3*time.Second + 218750*time.Microsecond) // Master_Down for priority 200
+		synctest.Wait()
+		if a.state(t) != "MASTER" {
+			t.Fatalf("a: %s", a.state(t))
+		}
+		sent := len(a.conn.adverts())
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := len(a.conn.adverts()) - sent; got != 10 {
+			t.Errorf("%d adverts in 10 s while the API hangs, want 10", got)
+		}
+		if c := a.status(t).Cloud; c.State != "claiming" {
+			t.Errorf("cloud state %q, want claiming", c.State)
+		}
+
+		// A higher-priority peer takes over: the hanging claim is cancelled.
+		b := startNode(t, l, "198.18.0.2", seedVRRP(250))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if a.state(t) != "BACKUP" || b.state(t) != "MASTER" {
+			t.Fatalf("a %s, b %s", a.state(t), b.state(t))
+		}
+		if calls, cancelled := ca.counts(); calls != 1 || cancelled != 1 {
+			t.Errorf("claims %d, cancelled %d; want 1 and 1", calls, cancelled)
+		}
+		if c := a.status(t).Cloud; c.State != "cancelled" {
+			t.Errorf("cloud state after leaving master %q", c.State)
+		}
 	})
 }

@@ -43,6 +43,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer closeHost()
 	e.notifier = o.Notifier
+	if e.claimer, err = newClaimer(cfg.Cloud, cfg.VRRP.Interface, o.Log); err != nil {
+		return err
+	}
+	e.provider = cfg.Cloud.Provider
+	if p, ok := e.claimer.(ncpClaimer); ok {
+		go p.prepare(ctx, o.Log)
+	}
 	in, err := newInstance(cfg.VRRP, e, o.Log)
 	if err != nil {
 		return err
