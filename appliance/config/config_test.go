@@ -261,6 +261,8 @@ func TestBadConfigs(t *testing.T) {
 		{"flag value", nil, "", map[string]string{"vrrp.priority": "1000"}, "vrrp.priority", "outside 1-254"},
 		{"weight", nil, "health: {enabled: true, weight: 10}\n", nil, "health.weight", "outside -254..0"},
 		{"provider", nil, "cloud: {provider: aws}\n", nil, "cloud.provider", "ncp"},
+		{"site", []string{"unicast_peers: [10.0.0.2]"}, "cloud: {provider: ncp, site: moon}\n", nil, "cloud.site", "not one of"},
+		{"api url", []string{"unicast_peers: [10.0.0.2]"}, "cloud: {provider: ncp, api_url: 'ftp://x'}\n", nil, "cloud.api_url", "http(s) URL"},
 		{"half credentials", []string{"unicast_peers: [10.0.0.2]"}, "cloud: {provider: ncp, access_key: AK}\n", nil, "cloud.secret_key", "together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"time"
@@ -173,6 +174,14 @@ func validateCloud(ps *problems, c *Config) {
 	oneOf(ps, "cloud.site", cl.Site, "public", "gov", "fin")
 	if (cl.AccessKey == "") != (cl.SecretKey == "") {
 		ps.add("cloud.secret_key", "cloud.access_key and cloud.secret_key must be set together (or both left empty to use the server role)")
+	}
+	for key, u := range map[string]string{"cloud.api_url": cl.APIURL, "cloud.metadata_url": cl.MetadataURL} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			ps.add(key, "%q is not an http(s) URL", u)
+		}
 	}
 	if len(c.VRRP.UnicastPeers) == 0 {
 		ps.warn("vrrp.unicast_peers", "empty with cloud.provider ncp: multicast is not documented to work in an NCP VPC; list the peer's eth1 address")
