@@ -92,57 +92,37 @@ func (s settings) keepalived(prio int, peer netip.Prefix) lab.KeepalivedConfig {
 	return c
 }
 
-// node is a proxypair process on a lab host.
+// node is a proxypair daemon on a lab host, with test helpers.
 type node struct {
-	t    *testing.T
-	host *lab.Host
-	proc *lab.Process
-	cfg  string
-	sock string
+	*lab.Proxypair
+	t *testing.T
 }
 
-// startProxypair writes cfg (without control and log keys) to the host's
-// directory and runs proxypair with it until its control socket answers.
+// startProxypair runs proxypair on h with cfg (without control and log keys).
 func startProxypair(t *testing.T, h *lab.Host, cfg string) *node {
 	t.Helper()
-	n := &node{t: t, host: h, cfg: filepath.Join(h.Dir, "proxypair.yaml"), sock: filepath.Join(h.Dir, "proxypair.sock")}
-	full := cfg + fmt.Sprintf("control:\n  socket: %s\nlog:\n  level: debug\n", n.sock)
-	if err := os.WriteFile(n.cfg, []byte(full), 0o600); err != nil {
+	p, err := h.StartProxypair(bin.proxypair, cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	n.start()
-	return n
+	return &node{Proxypair: p, t: t}
 }
 
-func (n *node) start() {
+// restart starts the daemon again after a stop or crash.
+func (n *node) restart() {
 	n.t.Helper()
-	p, err := n.host.Start(bin.proxypair, "run", "--config", n.cfg)
-	if err != nil {
+	if err := n.Start(); err != nil {
 		n.t.Fatal(err)
 	}
-	n.proc = p
-	n.eventually("control socket answers", 10*time.Second, func() (bool, string) {
-		if p.Exited() {
-			n.t.Fatalf("proxypair on %s exited:\n%s", n.host.Name, p.Output())
-		}
-		_, err := n.tryStatus()
-		return err == nil, fmt.Sprint(err)
-	})
-}
-
-func (n *node) tryStatus() (*control.Status, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return control.Get(ctx, n.sock)
 }
 
 func (n *node) status() control.Instance {
 	n.t.Helper()
-	st, err := n.tryStatus()
+	st, err := n.Instance(context.Background())
 	if err != nil {
-		n.t.Fatalf("status of %s: %v\n%s", n.host.Name, err, n.proc.Output())
+		n.t.Fatalf("status of %s: %v\n%s", n.Host.Name, err, n.Output())
 	}
-	return st.Instances[0]
+	return st
 }
 
 func (n *node) eventually(what string, within time.Duration, cond func() (bool, string)) {
@@ -152,12 +132,12 @@ func (n *node) eventually(what string, within time.Duration, cond func() (bool, 
 
 func (n *node) waitState(state string, within time.Duration) {
 	n.t.Helper()
-	n.eventually(n.host.Name+" in "+state, within, func() (bool, string) {
-		st, err := n.tryStatus()
+	n.eventually(n.Host.Name+" in "+state, within, func() (bool, string) {
+		st, err := n.Instance(context.Background())
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.Instances[0].State == state, st.Instances[0].State
+		return st.State == state, st.State
 	})
 }
 
@@ -170,13 +150,11 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() (bo
 	}
 }
 
-// holders lists the hosts that have the VIP on eth1.
+// holders names the hosts that have the VIP on eth1.
 func holders(hosts ...*lab.Host) []string {
 	var out []string
-	for _, h := range hosts {
-		if h.HasAddr(vip.Addr()) {
-			out = append(out, h.Name)
-		}
+	for _, h := range lab.Holders(vip.Addr(), hosts...) {
+		out = append(out, h.Name)
 	}
 	return out
 }

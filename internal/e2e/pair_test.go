@@ -65,11 +65,11 @@ func TestGracefulStopHandsOver(t *testing.T) {
 	waitHolder(t, a, s.masterDown(), a, b)
 	nb.waitState("BACKUP", time.Second)
 
-	if err := na.proc.Signal(syscall.SIGTERM); err != nil {
+	if err := na.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code, err := na.proc.Wait(10 * time.Second); err != nil || code != 0 {
-		t.Fatalf("graceful stop: exit %d, %v\n%s", code, err, na.proc.Output())
+	if code, err := na.Wait(10 * time.Second); err != nil || code != 0 {
+		t.Fatalf("graceful stop: exit %d, %v\n%s", code, err, na.Output())
 	}
 	if a.HasAddr(vip.Addr()) {
 		t.Error("a kept the VIP after a graceful stop")
@@ -91,17 +91,17 @@ func TestCrashLeavesNoStaleVIP(t *testing.T) {
 	startProxypair(t, b, s.yaml(100, addrA, ""))
 	waitHolder(t, a, s.masterDown(), a, b)
 
-	if err := na.proc.Kill(); err != nil {
+	if err := na.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	na.proc.Wait(5 * time.Second)
+	na.Wait(5 * time.Second)
 	if !a.HasAddr(vip.Addr()) {
 		t.Fatal("a SIGKILLed proxypair removed its VIP: the test cannot show cleanup")
 	}
 	eventually(t, "b takes over", s.masterDown(), func() (bool, string) {
 		return b.HasAddr(vip.Addr()), "b has no VIP"
 	})
-	out, err := a.Run(context.Background(), bin.proxypair, "cleanup", "--config", na.cfg)
+	out, err := a.Run(context.Background(), bin.proxypair, "cleanup", "--config", na.ConfigFile)
 	if err != nil {
 		t.Fatalf("cleanup: %v", err)
 	}
@@ -111,13 +111,13 @@ func TestCrashLeavesNoStaleVIP(t *testing.T) {
 	waitHolder(t, b, time.Second, a, b)
 
 	// Crash again, then restart without cleanup: start-up removes it.
-	na.start()
+	na.restart()
 	waitHolder(t, a, 2*s.masterDown(), a, b)
-	na.proc.Kill()
-	na.proc.Wait(5 * time.Second)
-	na.start()
-	if !strings.Contains(na.proc.Output(), "removing VIPs left on the interface") {
-		t.Errorf("restart did not report the stale VIP:\n%s", na.proc.Output())
+	na.Kill()
+	na.Wait(5 * time.Second)
+	na.restart()
+	if !strings.Contains(na.Output(), "removing VIPs left on the interface") {
+		t.Errorf("restart did not report the stale VIP:\n%s", na.Output())
 	}
 	waitHolder(t, a, 2*s.masterDown(), a, b)
 }
@@ -163,7 +163,7 @@ func TestBadPacketsChangeNothing(t *testing.T) {
 		t.Errorf("b after the bad packets: %s, master %s", st.State, st.Master)
 	}
 	// One log line per reason, not per packet.
-	if n := strings.Count(nb.proc.Output(), "reason=password"); n != 1 {
+	if n := strings.Count(nb.Output(), "reason=password"); n != 1 {
 		t.Errorf("%d log lines for 50 password drops, want 1", n)
 	}
 }
