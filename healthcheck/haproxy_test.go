@@ -1,0 +1,300 @@
+package healthcheck
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var errTestDisabled = errors.New("disabled by the test")
+
+// These tests run a real HAProxy (Debian's haproxy 2.6) inside a network
+// namespace per test; the runtime API socket lives in the test's temp dir.
+
+func labTracker(t *testing.T, h *labHAProxy, cfg Config, opts ...Option) *Tracker {
+	t.Helper()
+	cfg.HAProxy.Socket = h.Socket
+	tr, err := New(cfg, testLogger(t), opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return tr
+}
+
+func wantCheck(t *testing.T, ev Event, name string, ok bool, detail string) {
+	t.Helper()
+	for _, c := range ev.Checks {
+		if c.Name == name {
+			if c.OK != ok || !strings.Contains(c.Detail, detail) {
+				t.Errorf("check %q = {OK:%v Detail:%q}, want OK %v and detail containing %q", name, c.OK, c.Detail, ok, detail)
+			}
+			return
+		}
+	}
+	t.Errorf("no check %q in %+v", name, ev.Checks)
+}
+
+func noCheck(t *testing.T, ev Event, name string) {
+	t.Helper()
+	for _, c := range ev.Checks {
+		if c.Name == name {
+			t.Errorf("unexpected check %+v", c)
+		}
+	}
+}
+
+func TestHAProxyHealthyAtStart(t *testing.T) {
+	h := startHAProxy(t, false)
+	tr := labTracker(t, h, Config{})
+	events := runTracker(t, tr)
+	ev := nextEvent(t, events, 5*time.Second, "the first verdict")
+	if !ev.Healthy || ev.Reason != "" {
+		t.Fatalf("first event = healthy %v reason %q, want healthy", ev.Healthy, ev.Reason)
+	}
+	wantCheck(t, ev, CheckSocket, true, "answers (HAProxy 2.")
+	wantCheck(t, ev, CheckProcess, true, "is running")
+	wantCheck(t, ev, "backend be_app", true, "backend be_app: 2/2 servers UP")
+	wantCheck(t, ev, "frontend fe_main", true, "OPEN")
+	noCheck(t, ev, "backend be_unused") // its server is DOWN but no frontend uses it
+	snap := tr.Snapshot()
+	if !snap.Healthy || len(snap.Checks) != len(ev.Checks) {
+		t.Errorf("Snapshot = %+v, want the healthy verdict", snap)
+	}
+}
+
+// TestHAProxyKilledFastPath kills HAProxy and expects the unhealthy event
+// long before the next interval check: the interval is 10 s (rise 1, so the
+// first check gives the first verdict), so only the fast path (pidfd or the
+// runtime API connection) can explain a quick event.
+func TestHAProxyKilledFastPath(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		noPID    bool
+		noSocket bool
+	}{
+		{name: "both"},
+		{name: "pidfd only", noSocket: true},
+		{name: "socket only", noPID: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startHAProxy(t, false)
+			var pidArmed atomic.Bool
+			opts := []Option{func(tr *Tracker) {
+				real := tr.watchPID
+				tr.watchPID = func(ctx context.Context, pid int, fire func(string)) error {
+					err := real(ctx, pid, fire)
+					pidArmed.Store(err == nil)
+					return err
+				}
+			}}
+			if tc.noPID {
+				opts = append(opts, func(tr *Tracker) {
+					tr.watchPID = func(context.Context, int, func(string)) error { return errTestDisabled }
+				})
+			}
+			if tc.noSocket {
+				opts = append(opts, func(tr *Tracker) {
+					tr.watchConn = func(ctx context.Context, _ func(string)) { <-ctx.Done() }
+				})
+			}
+			tr := labTracker(t, h, Config{Interval: 10 * time.Second, Rise: 1}, opts...)
+			events := runTracker(t, tr)
+			if ev := nextEvent(t, events, 5*time.Second, "healthy"); !ev.Healthy {
+				t.Fatalf("first event unhealthy: %s", ev.Reason)
+			}
+			// The watchers are armed after each check; wait until the
+			// ones this case uses are in place.
+			waitFor(t, 2*time.Second, "the fast-path watchers", func() bool {
+				return (tc.noPID || pidArmed.Load()) && (tc.noSocket || cliSessions(h) >= 2)
+			})
+			start := time.Now()
+			h.Kill()
+			ev := nextEvent(t, events, 5*time.Second, "unhealthy after kill")
+			latency := time.Since(start)
+			if ev.Healthy {
+				t.Fatalf("event after kill is healthy")
+			}
+			want := "haproxy socket " + h.Socket + ": connection refused"
+			if !strings.Contains(ev.Reason, want) {
+				t.Errorf("reason = %q, want it to contain %q", ev.Reason, want)
+			}
+			wantCheck(t, ev, CheckProcess, false, "exited")
+			t.Logf("kill -> unhealthy event: %v (interval 10s)", latency)
+			if latency > 5*time.Second {
+				t.Errorf("detection took %v: the fast path did not fire", latency)
+			}
+		})
+	}
+}
+
+// cliSessions counts the runtime API sessions (fe=GLOBAL), the one asking
+// included: 2 or more means the tracker's prompt-mode connection is open.
+func cliSessions(h *labHAProxy) int {
+	out, err := h.CLI("show sess")
+	if err != nil {
+		return 0
+	}
+	return strings.Count(out, " fe=GLOBAL ")
+}
+
+func TestHAProxyLastServerMaint(t *testing.T) {
+	h := startHAProxy(t, false)
+	tr := labTracker(t, h, Config{Interval: 50 * time.Millisecond, Rise: 3})
+	events := runTracker(t, tr)
+	if ev := nextEvent(t, events, 5*time.Second, "healthy"); !ev.Healthy {
+		t.Fatalf("first event unhealthy: %s", ev.Reason)
+	}
+
+	h.MustCLI("set server be_app/s1 state maint")
+	// One server left: still healthy. Observe a few checks to be sure.
+	waitFor(t, 2*time.Second, "s1 MAINT in the snapshot", func() bool {
+		return strings.Contains(checkDetail(tr.Snapshot(), "backend be_app"), "1/2 servers UP")
+	})
+	if ev := tr.Snapshot(); !ev.Healthy {
+		t.Fatalf("one server of two UP: unhealthy: %s", ev.Reason)
+	}
+
+	h.MustCLI("set server be_app/s2 state maint")
+	ev := nextEvent(t, events, 5*time.Second, "unhealthy after the last server went to maint")
+	if ev.Healthy {
+		t.Fatal("healthy with both servers in MAINT")
+	}
+	if want := "backend be_app: 0/2 servers UP (need 1)"; !strings.HasPrefix(ev.Reason, want) {
+		t.Errorf("reason = %q, want it to start with %q", ev.Reason, want)
+	}
+	if !strings.Contains(ev.Reason, "s1 MAINT") || !strings.Contains(ev.Reason, "s2 MAINT") {
+		t.Errorf("reason %q does not list the servers' states", ev.Reason)
+	}
+
+	h.MustCLI("set server be_app/s2 state ready")
+	ev = nextEvent(t, events, 5*time.Second, "healthy after ready")
+	if !ev.Healthy {
+		t.Fatalf("event after ready is unhealthy: %s", ev.Reason)
+	}
+	wantCheck(t, ev, "backend be_app", true, "1/2 servers UP")
+}
+
+func TestHAProxyMinServersUp(t *testing.T) {
+	h := startHAProxy(t, false)
+	tr := labTracker(t, h, Config{Interval: 50 * time.Millisecond, HAProxy: HAProxyConfig{MinServersUp: 2}})
+	events := runTracker(t, tr)
+	if ev := nextEvent(t, events, 5*time.Second, "healthy"); !ev.Healthy {
+		t.Fatalf("first event unhealthy: %s", ev.Reason)
+	}
+	h.MustCLI("set server be_app/s2 state drain")
+	ev := nextEvent(t, events, 5*time.Second, "unhealthy with one server draining")
+	if want := "backend be_app: 1/2 servers UP (need 2): s2 DRAIN"; ev.Reason != want {
+		t.Errorf("reason = %q, want %q", ev.Reason, want)
+	}
+}
+
+func TestHAProxyExplicitBackends(t *testing.T) {
+	h := startHAProxy(t, false)
+	tr := labTracker(t, h, Config{HAProxy: HAProxyConfig{Backends: []string{"be_app", "be_unused", "be_missing"}}})
+	events := runTracker(t, tr)
+	ev := nextEvent(t, events, 5*time.Second, "the first verdict")
+	if ev.Healthy {
+		t.Fatal("healthy although be_unused has no server UP and be_missing does not exist")
+	}
+	want := "backend be_unused: 0/1 servers UP (need 1): u1 DOWN; backend be_missing: not found"
+	if ev.Reason != want {
+		t.Errorf("reason = %q, want %q", ev.Reason, want)
+	}
+	wantCheck(t, ev, "backend be_app", true, "2/2 servers UP")
+}
+
+func TestHAProxyFrontendDisabled(t *testing.T) {
+	h := startHAProxy(t, false)
+	tr := labTracker(t, h, Config{Interval: 50 * time.Millisecond})
+	events := runTracker(t, tr)
+	if ev := nextEvent(t, events, 5*time.Second, "healthy"); !ev.Healthy {
+		t.Fatalf("first event unhealthy: %s", ev.Reason)
+	}
+	h.MustCLI("disable frontend fe_main")
+	ev := nextEvent(t, events, 5*time.Second, "unhealthy after disable frontend")
+	if want := "frontend fe_main: PAUSED"; ev.Reason != want {
+		t.Errorf("reason = %q, want %q", ev.Reason, want)
+	}
+	h.MustCLI("enable frontend fe_main")
+	if ev := nextEvent(t, events, 5*time.Second, "healthy after enable frontend"); !ev.Healthy {
+		t.Errorf("event after enable is unhealthy: %s", ev.Reason)
+	}
+}
+
+// TestHAProxyReload reloads a master-worker HAProxy (SIGUSR2) several times:
+// the worker PID changes and the old worker's connections close, which must
+// not read as a failure.
+func TestHAProxyReload(t *testing.T) {
+	h := startHAProxy(t, true)
+	tr := labTracker(t, h, Config{})
+	events := runTracker(t, tr)
+	if ev := nextEvent(t, events, 5*time.Second, "healthy"); !ev.Healthy {
+		t.Fatalf("first event unhealthy: %s", ev.Reason)
+	}
+	for i := range 3 {
+		old := h.WorkerPID()
+		waitFor(t, 2*time.Second, "the tracker to watch the worker", func() bool {
+			return strings.Contains(checkDetail(tr.Snapshot(), CheckProcess), pidText(old))
+		})
+		// A USR2 that reaches the master while it is still re-executing
+		// from the previous reload is lost: send it again every 2 s.
+		var cur int
+		var sent time.Time
+		h.WaitFor(10*time.Second, "a new worker", func() bool {
+			if time.Since(sent) > 2*time.Second {
+				if err := syscall.Kill(h.PID, syscall.SIGUSR2); err != nil {
+					t.Fatal(err)
+				}
+				sent = time.Now()
+			}
+			out, err := h.CLI("show info")
+			cur = pidFromInfo(out)
+			return err == nil && cur != 0 && cur != old
+		})
+		// The old worker leaves once its connections (ours included) close.
+		waitFor(t, 15*time.Second, "the old worker to exit", func() bool { return !processAlive(old) })
+		waitFor(t, 2*time.Second, "the tracker to see the new worker", func() bool {
+			return strings.Contains(checkDetail(tr.Snapshot(), CheckProcess), pidText(cur))
+		})
+		t.Logf("reload %d: worker %d -> %d", i+1, old, cur)
+	}
+	// Two more intervals so a failure counted at the end would show.
+	snap := tr.Snapshot()
+	waitFor(t, 2*time.Second, "two more checks", func() bool {
+		return tr.Snapshot().At.Sub(snap.At) >= 2*DefaultInterval
+	})
+	select {
+	case ev := <-events:
+		t.Fatalf("event during reloads: healthy %v reason %q", ev.Healthy, ev.Reason)
+	default:
+	}
+	if s := tr.Snapshot(); !s.Healthy {
+		t.Errorf("unhealthy after reloads: %s", s.Reason)
+	}
+}
+
+func checkDetail(ev Event, name string) string {
+	for _, c := range ev.Checks {
+		if c.Name == name {
+			return c.Detail
+		}
+	}
+	return ""
+}
+
+func pidText(pid int) string { return "process " + strconv.Itoa(pid) + " " }
+
+func pidFromInfo(out string) int {
+	for line := range strings.SplitSeq(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid: "); ok {
+			pid, _ := strconv.Atoi(strings.TrimSpace(v))
+			return pid
+		}
+	}
+	return 0
+}
