@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/appliance/netio"
 	"github.com/proxypair/proxypair/appliance/vrrp"
 )
@@ -296,4 +297,17 @@ func (f *fakeClaimer) counts() (calls, cancelled int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls, f.cancelled
+}
+
+// fakeHealth is a health tracker the test drives.
+type fakeHealth struct{ ch chan HealthEvent }
+
+func newFakeHealth() *fakeHealth { return &fakeHealth{ch: make(chan HealthEvent)} }
+
+func (f *fakeHealth) Events() <-chan HealthEvent { return f.ch }
+func (f *fakeHealth) Checks() []control.HealthCheck {
+	return []control.HealthCheck{{Name: "socket", OK: true}}
+}
+func (f *fakeHealth) set(healthy bool, reason string) {
+	f.ch <- HealthEvent{Healthy: healthy, Reason: reason}
 }

@@ -28,6 +28,7 @@ type env struct {
 	notifier Notifier
 	claimer  Claimer // nil: the network follows gratuitous ARP
 	provider string  // the claimer's name, for status
+	health   Health  // nil: no health tracking
 }
 
 // instance is one VRRP virtual router. Its run goroutine owns the state
@@ -58,17 +59,27 @@ type instance struct {
 	stopAnnounce context.CancelFunc
 	stopClaim    context.CancelFunc
 	cloud        control.Cloud // the cloud claim's state, when there is a claimer
+
+	weight      int       // health.weight: added to the priority while unhealthy
+	healthy     bool      // the tracker's verdict; true until its first one
+	healthWhy   string    // why unhealthy
+	healthSince time.Time // when the verdict last changed
+	healthEv    <-chan HealthEvent
 }
 
-func newInstance(cfg config.VRRP, e env, log *slog.Logger) (*instance, error) {
+// newInstance returns an instance for cfg; weight (health.weight) is added
+// to the priority while HAProxy is unhealthy.
+func newInstance(cfg config.VRRP, weight int, e env, log *slog.Logger) (*instance, error) {
 	in := &instance{
 		env:     e,
+		weight:  weight,
 		log:     log.With("iface", cfg.Interface, "vrid", cfg.VRID),
 		packets: make(chan netio.Packet, 64),
 		calls:   make(chan func()),
 	}
 	in.drops = newDrops(in.log)
 	in.cloud = control.Cloud{Provider: e.provider, State: "idle"}
+	in.healthy = true
 	in.errLog = newRateLog()
 	if err := in.configure(cfg); err != nil {
 		return nil, err
@@ -127,9 +138,12 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 	}
 	readerDone := make(chan struct{})
 	go in.read(readerDone)
+	if in.health != nil {
+		in.healthEv = in.health.Events()
+	}
 
 	now := time.Now()
-	in.since = now
+	in.since, in.healthSince = now, now
 	in.linkUp = up
 	in.step(now, fsm.Startup{})
 	if !up {
@@ -162,6 +176,8 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 			in.step(time.Now(), fsm.Timeout{})
 		case up := <-linkChanges:
 			in.link(up)
+		case ev := <-in.healthEv:
+			in.healthChanged(time.Now(), ev)
 		case f := <-in.calls:
 			f()
 		case <-watchdog:
@@ -419,7 +435,15 @@ func (in *instance) changed(now time.Time, c fsm.StateChanged) {
 
 // statusLine is the one-line state systemd shows (STATUS=).
 func (in *instance) statusLine() string {
-	return fmt.Sprintf("%s prio %d", in.r.State(), in.r.Priority())
+	line := fmt.Sprintf("%s prio %d", in.r.State(), in.r.Priority())
+	switch {
+	case in.health == nil:
+	case in.healthy:
+		line += " haproxy ok"
+	default:
+		line += " haproxy DOWN: " + in.healthWhy
+	}
+	return line
 }
 
 // reconfigure applies a reloaded config; plan has already kept the keys
@@ -447,6 +471,9 @@ func (in *instance) reconfigure(now time.Time, cfg config.VRRP) {
 	for _, a := range in.r.Reconfigure(now, in.fsmConfig()) {
 		in.do(now, a)
 	}
+	// Reconfigure sets the configured priority; an unhealthy node must
+	// keep advertising its lowered one.
+	in.step(now, fsm.SetPriority{Priority: in.effectivePriority()})
 }
 
 // shutdown is the graceful stop: a priority-0 advert if Master, then no VIP
@@ -494,6 +521,9 @@ func (in *instance) snapshot() control.Instance {
 	if in.claimer != nil {
 		c := in.cloud
 		st.Cloud = &c
+	}
+	if in.health != nil {
+		st.Health = in.healthStatus()
 	}
 	for _, p := range in.peers {
 		st.Peers = append(st.Peers, p.String())

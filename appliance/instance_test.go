@@ -55,6 +55,16 @@ func startNode(t *testing.T, l *lan, addr string, cfg config.VRRP) *testNode {
 // startNodeWith is startNode with a cloud claimer.
 func startNodeWith(t *testing.T, l *lan, addr string, cfg config.VRRP, claimer Claimer) *testNode {
 	t.Helper()
+	return startNodeEnv(t, l, addr, cfg, func(e *env) {
+		if claimer != nil {
+			e.claimer, e.provider = claimer, "fake"
+		}
+	})
+}
+
+// startNodeEnv is startNode with changes to the instance's environment.
+func startNodeEnv(t *testing.T, l *lan, addr string, cfg config.VRRP, change func(*env)) *testNode {
+	t.Helper()
 	n := &testNode{
 		conn:   newFakeConn(l, netip.MustParseAddr(addr)),
 		vips:   &fakeVIPs{},
@@ -65,10 +75,10 @@ func startNodeWith(t *testing.T, l *lan, addr string, cfg config.VRRP, claimer C
 		done:   make(chan error, 1),
 	}
 	e := env{conn: n.conn, src: n.conn.src, vips: n.vips, arp: n.arp, links: n.links, notifier: n.notify}
-	if claimer != nil {
-		e.claimer, e.provider = claimer, "fake"
+	if change != nil {
+		change(&e)
 	}
-	in, err := newInstance(cfg, e, slog.New(n.log))
+	in, err := newInstance(cfg, -254, e, slog.New(n.log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +471,7 @@ func TestStartsInFaultWhenLinkDown(t *testing.T) {
 		vips := &fakeVIPs{}
 		links := &fakeLinks{up: false, ch: make(chan bool)}
 		e := env{conn: conn, src: conn.src, vips: vips, arp: &fakeARP{}, links: links, notifier: nopNotifier{}}
-		in, err := newInstance(seedVRRP(200), e, slog.New(slog.DiscardHandler))
+		in, err := newInstance(seedVRRP(200), -254, e, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,7 +50,12 @@ func Run(ctx context.Context, o Options) error {
 	if p, ok := e.claimer.(ncpClaimer); ok {
 		go p.prepare(ctx, o.Log)
 	}
-	in, err := newInstance(cfg.VRRP, e, o.Log)
+	if cfg.Health.Enabled {
+		if e.health, err = startHealth(ctx, cfg.Health, o.Log); err != nil {
+			return err
+		}
+	}
+	in, err := newInstance(cfg.VRRP, cfg.Health.Weight, e, o.Log)
 	if err != nil {
 		return err
 	}
