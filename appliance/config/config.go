@@ -47,8 +47,11 @@ type VRRP struct {
 	VirtualIPs     []netip.Prefix
 	UnicastPeers   []netip.Addr
 	SourceIP       netip.Addr // invalid = the interface's first IPv4 address
-	V3Checksum     string     // ChecksumPseudoHeader or ChecksumMessageOnly
-	GARP           GARP
+	// PeerPriority is the peer's configured priority, if known (0 = not
+	// known): validate then checks that health.weight hands it the VIP.
+	PeerPriority int
+	V3Checksum   string // ChecksumPseudoHeader or ChecksumMessageOnly
+	GARP         GARP
 }
 
 // Values of vrrp.v3_checksum.

@@ -336,6 +336,32 @@ func TestWarningIsValid(t *testing.T) {
 	}
 }
 
+func TestWeightWarning(t *testing.T) {
+	clearEnv(t)
+	for _, tc := range []struct {
+		more string
+		warn bool
+	}{
+		{"health: {weight: -50}\n", true},   // 200-50 = 150 ≥ 100
+		{"health: {weight: -101}\n", false}, // 99 < 100
+		{"health: {weight: -100}\n", true},  // 100 = 100: tie-break, not a hand-over
+		{"", false},                         // default: priority 1
+		{"health: {enabled: false, weight: -50}\n", false},
+	} {
+		_, problems := load(t, Source{File: writeYAML(t, seedWith([]string{"peer_priority: 100", "unicast_peers: [10.0.0.2]"}, tc.more))})
+		warned := false
+		for _, p := range problems {
+			if !p.Warning {
+				t.Errorf("%q: unexpected error %v", tc.more, p)
+			}
+			warned = warned || p.Key == "health.weight"
+		}
+		if warned != tc.warn {
+			t.Errorf("%q: warned %v, want %v (%v)", tc.more, warned, tc.warn, problems)
+		}
+	}
+}
+
 func TestEnvName(t *testing.T) {
 	for key, want := range map[string]string{
 		"vrrp.priority":                 "PROXYPAIR_VRRP_PRIORITY",

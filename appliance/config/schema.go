@@ -29,6 +29,7 @@ var schema = []field{
 	prefixes("vrrp.virtual_ips", func(c *Config) *[]netip.Prefix { return &c.VRRP.VirtualIPs }),
 	addrs("vrrp.unicast_peers", func(c *Config) *[]netip.Addr { return &c.VRRP.UnicastPeers }),
 	addr("vrrp.source_ip", func(c *Config) *netip.Addr { return &c.VRRP.SourceIP }),
+	integer("vrrp.peer_priority", 0, func(c *Config) *int { return &c.VRRP.PeerPriority }),
 	str("vrrp.v3_checksum", ChecksumPseudoHeader, func(c *Config) *string { return &c.VRRP.V3Checksum }),
 	integer("vrrp.garp.repeat", 5, func(c *Config) *int { return &c.VRRP.GARP.Repeat }),
 	duration("vrrp.garp.delay", 5*time.Second, func(c *Config) *time.Duration { return &c.VRRP.GARP.Delay }),
@@ -39,7 +40,7 @@ var schema = []field{
 	str("log.level", "info", func(c *Config) *string { return &c.Log.Level }),
 	str("log.format", "text", func(c *Config) *string { return &c.Log.Format }),
 
-	boolean("health.enabled", false, func(c *Config) *bool { return &c.Health.Enabled }),
+	boolean("health.enabled", true, func(c *Config) *bool { return &c.Health.Enabled }),
 	duration("health.interval", 200*time.Millisecond, func(c *Config) *time.Duration { return &c.Health.Interval }),
 	integer("health.fall", 1, func(c *Config) *int { return &c.Health.Fall }),
 	integer("health.rise", 2, func(c *Config) *int { return &c.Health.Rise }),

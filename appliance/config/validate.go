@@ -23,6 +23,7 @@ func Validate(c *Config) []Problem {
 	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&ps, "log.format", c.Log.Format, "text", "json")
 	validateHealth(&ps, &c.Health)
+	checkWeight(&ps, c)
 	validateCloud(&ps, c)
 	return ps
 }
@@ -158,6 +159,28 @@ func validateHealth(ps *problems, h *Health) {
 	}
 	if h.HAProxy.MinServersUp < 0 {
 		ps.add("health.haproxy.min_servers_up", "%d is negative", h.HAProxy.MinServersUp)
+	}
+}
+
+// checkWeight warns when HAProxy failing here would not move the VIP: the
+// lowered priority must be below the peer's (equal would leave it to the
+// address tie-break).
+func checkWeight(ps *problems, c *Config) {
+	peer := c.VRRP.PeerPriority
+	if peer == 0 {
+		return
+	}
+	if peer < 1 || peer > 254 {
+		ps.add("vrrp.peer_priority", "%d is outside 1-254 (or 0: not known)", peer)
+		return
+	}
+	if !c.Health.Enabled {
+		return
+	}
+	lowered := min(max(c.VRRP.Priority+c.Health.Weight, 1), 254)
+	if lowered >= peer {
+		ps.warn("health.weight", "%d leaves this node at priority %d while HAProxy is unhealthy, not below the peer's %d: the VIP would not move; use a weight of at most %d",
+			c.Health.Weight, lowered, peer, peer-1-c.VRRP.Priority)
 	}
 }
 
