@@ -68,7 +68,8 @@ func (s settings) String() string {
 }
 
 // yaml is a proxypair config for a node with priority prio whose peer (for
-// unicast) is peer.
+// unicast) is peer. extra is appended; unless it has a health section,
+// health tracking is off (these hosts run no HAProxy).
 func (s settings) yaml(prio int, peer netip.Prefix, extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "vrrp:\n  interface: eth1\n  virtual_router_id: 51\n  priority: %d\n  version: %d\n  advert_interval: %v\n",
@@ -81,6 +82,9 @@ func (s settings) yaml(prio int, peer netip.Prefix, extra string) string {
 		fmt.Fprintf(&b, "  unicast_peers: [%v]\n", peer.Addr())
 	}
 	b.WriteString(extra)
+	if !strings.Contains(extra, "health:") {
+		b.WriteString("health:\n  enabled: false\n")
+	}
 	return b.String()
 }
 
