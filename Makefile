@@ -2,15 +2,13 @@
 # (as root: the network tests build namespaces), `make bench` for failover
 # timings side by side with keepalived.
 
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
 .PHONY: build test lint fuzz bench lab image clean
 
+# bin/proxypair (static, CGO_ENABLED=0, version and commit stamped) and bin/pplab.
 build:
-	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/proxypair ./cmd/proxypair
+	scripts/build.sh
 
 test:
 	scripts/test.sh
@@ -19,10 +17,12 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	go vet ./...
 
-# Every parser's fuzz target, FUZZTIME each.
+# Every fuzz target (the parsers and the state machine), FUZZTIME each.
 fuzz:
 	go test ./appliance/vrrp -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	go test ./appliance/vrrp -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME)
+	go test ./healthcheck -run '^$$' -fuzz '^FuzzParseInfoStat$$' -fuzztime $(FUZZTIME)
+	go test ./appliance/fsm -run '^$$' -fuzz '^FuzzRouter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 lab:
 	scripts/lab.sh
@@ -32,3 +32,8 @@ bench:
 
 clean:
 	rm -rf bin
+
+# The NCP server image: needs Packer >= 1.7 and NCLOUD_ACCESS_KEY /
+# NCLOUD_SECRET_KEY (see packer/README.md). PACKER_ARGS go to packer build.
+image: build
+	packer/build.sh $(PACKER_ARGS)
