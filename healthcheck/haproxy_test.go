@@ -1,3 +1,5 @@
+//go:build linux
+
 package healthcheck
 
 import (
@@ -24,28 +26,6 @@ func labTracker(t *testing.T, h *labHAProxy, cfg Config, opts ...Option) *Tracke
 		t.Fatalf("New: %v", err)
 	}
 	return tr
-}
-
-func wantCheck(t *testing.T, ev Event, name string, ok bool, detail string) {
-	t.Helper()
-	for _, c := range ev.Checks {
-		if c.Name == name {
-			if c.OK != ok || !strings.Contains(c.Detail, detail) {
-				t.Errorf("check %q = {OK:%v Detail:%q}, want OK %v and detail containing %q", name, c.OK, c.Detail, ok, detail)
-			}
-			return
-		}
-	}
-	t.Errorf("no check %q in %+v", name, ev.Checks)
-}
-
-func noCheck(t *testing.T, ev Event, name string) {
-	t.Helper()
-	for _, c := range ev.Checks {
-		if c.Name == name {
-			t.Errorf("unexpected check %+v", c)
-		}
-	}
 }
 
 func TestHAProxyHealthyAtStart(t *testing.T) {
@@ -135,7 +115,7 @@ func TestHAProxyKilledFastPath(t *testing.T) {
 // cliSessions counts the runtime API sessions (fe=GLOBAL), the one asking
 // included: 2 or more means the tracker's prompt-mode connection is open.
 func cliSessions(h *labHAProxy) int {
-	out, err := h.CLI("show sess")
+	out, err := h.API("show sess")
 	if err != nil {
 		return 0
 	}
@@ -245,14 +225,14 @@ func TestHAProxyReload(t *testing.T) {
 		// from the previous reload is lost: send it again every 2 s.
 		var cur int
 		var sent time.Time
-		h.WaitFor(10*time.Second, "a new worker", func() bool {
+		waitFor(t, 10*time.Second, "a new worker", func() bool {
 			if time.Since(sent) > 2*time.Second {
-				if err := syscall.Kill(h.PID, syscall.SIGUSR2); err != nil {
+				if err := h.Signal(syscall.SIGUSR2); err != nil {
 					t.Fatal(err)
 				}
 				sent = time.Now()
 			}
-			out, err := h.CLI("show info")
+			out, err := h.API("show info")
 			cur = pidFromInfo(out)
 			return err == nil && cur != 0 && cur != old
 		})
@@ -276,15 +256,6 @@ func TestHAProxyReload(t *testing.T) {
 	if s := tr.Snapshot(); !s.Healthy {
 		t.Errorf("unhealthy after reloads: %s", s.Reason)
 	}
-}
-
-func checkDetail(ev Event, name string) string {
-	for _, c := range ev.Checks {
-		if c.Name == name {
-			return c.Detail
-		}
-	}
-	return ""
 }
 
 func pidText(pid int) string { return "process " + strconv.Itoa(pid) + " " }

@@ -1,58 +1,23 @@
+//go:build linux
+
 package healthcheck
 
-// Lab helpers: a real HAProxy in a throw-away network namespace. They move to
-// internal/lab later; keep them free of tracker internals.
+// The HAProxy lab: a real HAProxy on an internal/lab host (its own network
+// namespace), which starts, tracks and cleans up the namespaces and the
+// process. The configuration is ours, not lab.StartHAProxy's: the tests
+// need be_unused and master-worker (-W) reloads.
 
 import (
-	"bytes"
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/proxypair/proxypair/internal/lab"
 )
-
-var nsSeq atomic.Int32
-
-// needRoot skips t unless it runs as root.
-func needRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skipf("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to %s", why)
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip to create network namespaces")
-	}
-}
-
-// newNetNS creates the namespace ppe-<pid>-<n> with loopback up and deletes
-// it in t.Cleanup.
-func newNetNS(t *testing.T) string {
-	t.Helper()
-	needRoot(t, "create network namespaces")
-	name := fmt.Sprintf("ppe-%d-%d", os.Getpid(), nsSeq.Add(1))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip -n %s link set lo up: %v: %s", name, err, out)
-	}
-	return name
-}
 
 // labConfig is the HAProxy configuration of the lab: fe_main uses be_app,
 // whose two servers are fe_s1 and fe_s2 of the same HAProxy; be_unused is
@@ -81,107 +46,56 @@ backend be_unused
     server u1 127.0.0.1:8099 check inter 100ms fall 1 rise 1
 `
 
-// labHAProxy is one HAProxy process (tree) in its own namespace.
+// labHAProxy is one HAProxy process (tree) on its own lab host. Its Process
+// is the one we started: the only one with -db, the master with -W.
 type labHAProxy struct {
-	t      *testing.T
-	NS     string
-	Dir    string
-	Config string
-	Socket string
-	PID    int // the process we started: the only one with -db, the master with -W
-
-	cmd  *exec.Cmd
-	done chan struct{}
-	mu   sync.Mutex
-	log  bytes.Buffer
+	*lab.HAProxy
+	t *testing.T
 }
 
-// startHAProxy writes labConfig to a temp dir and runs
-// `ip netns exec NS haproxy -db [-W] -f cfg`, in a new process group that
-// t.Cleanup kills. It returns once the runtime API answers, be_app has
-// both servers UP and be_unused's server has failed its first check.
+// startHAProxy writes labConfig to a new lab host's directory and runs
+// `haproxy -db [-W] -f cfg` there; the lab stops it and deletes the
+// namespaces when the test ends, and logs its output if the test failed.
+// It returns once the runtime API answers, be_app has both servers UP and
+// be_unused's server has failed its first check.
 func startHAProxy(t *testing.T, masterWorker bool) *labHAProxy {
 	t.Helper()
 	if _, err := exec.LookPath("haproxy"); err != nil {
 		t.Skip("needs haproxy (Debian package haproxy)")
 	}
-	ns := newNetNS(t)
-	dir := t.TempDir()
-	h := &labHAProxy{t: t, NS: ns, Dir: dir, Config: filepath.Join(dir, "haproxy.cfg"), Socket: filepath.Join(dir, "admin.sock"), done: make(chan struct{})}
-	if err := os.WriteFile(h.Config, []byte(strings.ReplaceAll(labConfig, "{{DIR}}", dir)), 0o644); err != nil {
+	host, err := lab.NewT(t).AddHost("haproxy", netip.MustParsePrefix("198.18.0.1/24"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"netns", "exec", ns, "haproxy", "-db"}
+	h := &labHAProxy{t: t, HAProxy: &lab.HAProxy{
+		ConfigFile: filepath.Join(host.Dir, "haproxy.cfg"),
+		Socket:     filepath.Join(host.Dir, "admin.sock"),
+	}}
+	if err := os.WriteFile(h.ConfigFile, []byte(strings.ReplaceAll(labConfig, "{{DIR}}", host.Dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-db"}
 	if masterWorker {
 		args = append(args, "-W")
 	}
-	args = append(args, "-f", h.Config)
-	h.cmd = exec.Command("ip", args...)
-	h.cmd.Stdout = h.logWriter()
-	h.cmd.Stderr = h.logWriter()
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := h.cmd.Start(); err != nil {
-		t.Fatalf("start haproxy: %v", err)
+	if h.Process, err = host.Start("haproxy", append(args, "-f", h.ConfigFile)...); err != nil {
+		t.Fatal(err)
 	}
-	h.PID = h.cmd.Process.Pid // ip netns exec execs haproxy: same PID
-	go func() { _ = h.cmd.Wait(); close(h.done) }()
-	t.Cleanup(func() {
-		// The whole group: with -W the workers too.
-		_ = syscall.Kill(-h.PID, syscall.SIGKILL)
-		select {
-		case <-h.done:
-		case <-time.After(5 * time.Second):
-			t.Errorf("haproxy %d did not exit after SIGKILL", h.PID)
+	waitFor(t, 10*time.Second, "be_app servers UP and be_unused/u1 DOWN", func() bool {
+		if h.Exited() {
+			t.Fatalf("haproxy (pid %d) exited during start-up", h.PID())
 		}
-		if t.Failed() {
-			t.Logf("haproxy log:\n%s", h.Log())
-		}
-	})
-	h.WaitFor(10*time.Second, "be_app servers UP and be_unused/u1 DOWN", func() bool {
-		out, err := h.CLI("show stat")
+		out, err := h.API("show stat")
 		return err == nil && statusOf(out, "be_app", "s1") == "UP" &&
 			statusOf(out, "be_app", "s2") == "UP" && statusOf(out, "be_unused", "u1") == "DOWN"
 	})
 	return h
 }
 
-type lockedWriter struct{ h *labHAProxy }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.h.mu.Lock()
-	defer w.h.mu.Unlock()
-	return w.h.log.Write(p)
-}
-
-func (h *labHAProxy) logWriter() io.Writer { return lockedWriter{h} }
-
-// Log returns what HAProxy printed so far.
-func (h *labHAProxy) Log() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.log.String()
-}
-
-// CLI runs one runtime API command and returns its answer.
-func (h *labHAProxy) CLI(cmd string) (string, error) {
-	c, err := net.DialTimeout("unix", h.Socket, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte(cmd + "\n")); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(c)
-	return string(b), err
-}
-
-// MustCLI runs a command that must answer with nothing but blank lines or
-// the given expected text.
+// MustCLI runs one runtime API command and fails the test if it cannot.
 func (h *labHAProxy) MustCLI(cmd string) string {
 	h.t.Helper()
-	out, err := h.CLI(cmd)
+	out, err := h.API(cmd)
 	if err != nil {
 		h.t.Fatalf("haproxy CLI %q: %v", cmd, err)
 	}
@@ -199,28 +113,12 @@ func (h *labHAProxy) WorkerPID() int {
 	return pid
 }
 
-// Kill sends SIGKILL to the process we started and waits until it is gone.
+// Kill SIGKILLs HAProxy (a crash) and waits until it is reaped; it fails
+// the test if it cannot.
 func (h *labHAProxy) Kill() {
 	h.t.Helper()
-	if err := syscall.Kill(h.PID, syscall.SIGKILL); err != nil {
-		h.t.Fatalf("kill haproxy %d: %v", h.PID, err)
-	}
-}
-
-// WaitFor polls cond every 10 ms until it holds or the deadline passes.
-func (h *labHAProxy) WaitFor(d time.Duration, what string, cond func() bool) {
-	h.t.Helper()
-	waitFor(h.t, d, what, cond)
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	if err := h.HAProxy.Kill(); err != nil {
+		h.t.Fatal(err)
 	}
 }
 
@@ -236,50 +134,4 @@ func statusOf(stat, proxy, name string) string {
 		}
 	}
 	return ""
-}
-
-// testLogger logs through t.Log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// runTracker runs tr until the test ends and returns its events channel.
-func runTracker(t *testing.T, tr *Tracker) <-chan Event {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan Event, 16)
-	done := make(chan error, 1)
-	go func() { done <- tr.Run(ctx, events) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return within 5s of cancel")
-		}
-	})
-	return events
-}
-
-// nextEvent returns the next event or fails after d.
-func nextEvent(t *testing.T, events <-chan Event, d time.Duration, what string) Event {
-	t.Helper()
-	select {
-	case ev := <-events:
-		return ev
-	case <-time.After(d):
-		t.Fatalf("no event within %v (waiting for %s)", d, what)
-		return Event{}
-	}
 }

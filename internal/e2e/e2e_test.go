@@ -13,6 +13,7 @@ import (
 
 	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/internal/lab"
+	"github.com/proxypair/proxypair/internal/lab/ppnode"
 )
 
 // The binaries under test, built once by TestMain.
@@ -98,24 +99,24 @@ func (s settings) keepalived(prio int, peer netip.Prefix) lab.KeepalivedConfig {
 
 // node is a proxypair daemon on a lab host, with test helpers.
 type node struct {
-	*lab.Proxypair
+	*ppnode.Node
 	t *testing.T
 }
 
 // startProxypair runs proxypair on h with cfg (without control and log keys).
 func startProxypair(t *testing.T, h *lab.Host, cfg string) *node {
 	t.Helper()
-	p, err := h.StartProxypair(bin.proxypair, cfg)
+	p, err := ppnode.Start(h, bin.proxypair, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &node{Proxypair: p, t: t}
+	return &node{Node: p, t: t}
 }
 
 // restart starts the daemon again after a stop or crash.
 func (n *node) restart() {
 	n.t.Helper()
-	if err := n.Start(); err != nil {
+	if err := n.Restart(); err != nil {
 		n.t.Fatal(err)
 	}
 }

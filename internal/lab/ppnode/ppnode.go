@@ -1,0 +1,88 @@
+//go:build linux
+
+// Package ppnode runs proxypair daemons as peers in an internal/lab lab. It
+// is apart from lab so that lab's users (healthcheck's tests among them) do
+// not depend on the daemon's packages.
+package ppnode
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/proxypair/proxypair/appliance/control"
+	"github.com/proxypair/proxypair/internal/lab"
+)
+
+// Node is a proxypair daemon on a lab host.
+type Node struct {
+	*lab.Process
+	Host       *lab.Host
+	Binary     string
+	ConfigFile string
+	Socket     string // its control socket
+}
+
+// Start writes config (YAML without the control and log sections, which it
+// sets) to the host's directory and runs `bin run` with it until its
+// control socket answers.
+func Start(h *lab.Host, bin, config string) (*Node, error) {
+	p := &Node{
+		Host:       h,
+		Binary:     bin,
+		ConfigFile: filepath.Join(h.Dir, "proxypair.yaml"),
+		Socket:     filepath.Join(h.Dir, "proxypair.sock"),
+	}
+	full := config + fmt.Sprintf("control:\n  socket: %s\nlog:\n  level: debug\n", p.Socket)
+	if err := os.WriteFile(p.ConfigFile, []byte(full), 0o600); err != nil {
+		return nil, fmt.Errorf("ppnode: proxypair on %s: %w", h.Name, err)
+	}
+	return p, p.Restart()
+}
+
+// Restart starts the daemon again with its config, after Stop or Kill.
+func (p *Node) Restart() error {
+	proc, err := p.Host.Start(p.Binary, "run", "--config", p.ConfigFile)
+	if err != nil {
+		return err
+	}
+	p.Process = proc
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = lab.Eventually(ctx, 10*time.Millisecond, func() (bool, string) {
+		if proc.Exited() {
+			return true, "exited"
+		}
+		_, err := p.Status(ctx)
+		return err == nil, fmt.Sprint(err)
+	})
+	if err == nil && proc.Exited() {
+		err = fmt.Errorf("exited at start")
+	}
+	if err != nil {
+		_ = proc.Kill()
+		return fmt.Errorf("ppnode: proxypair on %s: control socket never answered: %w\n%s", p.Host.Name, err, proc.Output())
+	}
+	return nil
+}
+
+// Status asks the daemon for its status over the control socket.
+func (p *Node) Status(ctx context.Context) (*control.Status, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return control.Get(ctx, p.Socket)
+}
+
+// Instance is the status of the daemon's VRRP instance.
+func (p *Node) Instance(ctx context.Context) (control.Instance, error) {
+	st, err := p.Status(ctx)
+	if err != nil {
+		return control.Instance{}, err
+	}
+	if len(st.Instances) == 0 {
+		return control.Instance{}, fmt.Errorf("ppnode: proxypair on %s reports no instance", p.Host.Name)
+	}
+	return st.Instances[0], nil
+}
