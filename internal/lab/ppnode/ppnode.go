@@ -22,14 +22,21 @@ type Node struct {
 	Host       *lab.Host
 	Binary     string
 	ConfigFile string
-	Socket     string // its control socket
+	Socket     string   // its control socket
+	Env        []string // extra environment (KEY=value), e.g. NOTIFY_SOCKET
 }
 
 // Start writes config (YAML without the control and log sections, which it
 // sets) to the host's directory and runs `bin run` with it until its
 // control socket answers.
 func Start(h *lab.Host, bin, config string) (*Node, error) {
+	return StartEnv(h, bin, config, nil)
+}
+
+// StartEnv is Start with extra environment variables for the daemon.
+func StartEnv(h *lab.Host, bin, config string, env []string) (*Node, error) {
 	p := &Node{
+		Env:        env,
 		Host:       h,
 		Binary:     bin,
 		ConfigFile: filepath.Join(h.Dir, "proxypair.yaml"),
@@ -44,7 +51,14 @@ func Start(h *lab.Host, bin, config string) (*Node, error) {
 
 // Restart starts the daemon again with its config, after Stop or Kill.
 func (p *Node) Restart() error {
-	proc, err := p.Host.Start(p.Binary, "run", "--config", p.ConfigFile)
+	args := []string{"run", "--config", p.ConfigFile}
+	prog := p.Binary
+	if len(p.Env) > 0 {
+		// env execs the daemon, so the PID stays the daemon's own.
+		args = append(append(append([]string{}, p.Env...), p.Binary), args...)
+		prog = "env"
+	}
+	proc, err := p.Host.Start(prog, args...)
 	if err != nil {
 		return err
 	}
