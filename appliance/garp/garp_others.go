@@ -1,0 +1,22 @@
+//go:build !linux
+
+package garp
+
+import (
+	"errors"
+	"net/netip"
+)
+
+// Sender is unavailable outside Linux.
+type Sender struct{}
+
+// Open always fails outside Linux.
+func Open(string) (*Sender, error) {
+	return nil, errors.New("garp: only implemented for Linux")
+}
+
+// Send always fails outside Linux.
+func (*Sender) Send(netip.Addr) error { return errors.New("garp: only implemented for Linux") }
+
+// Close does nothing outside Linux.
+func (*Sender) Close() error { return nil }
