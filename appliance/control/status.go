@@ -121,7 +121,7 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 			if !h.Healthy {
 				verdict = "UNHEALTHY: " + h.Reason
 			}
-			fmt.Fprintf(tw, "  haproxy\t%s (since %s)\n", verdict, age(now, h.Since))
+			fmt.Fprintf(tw, "  haproxy\t%s for %s\n", verdict, age(now, h.Since))
 			for _, c := range h.Checks {
 				mark := "ok"
 				if !c.OK {
@@ -137,10 +137,15 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 			}
 			fmt.Fprintln(tw)
 		}
+		// Flushed per instance so the long transition lines do not widen
+		// the table above them.
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 		if len(in.Transitions) > 0 {
-			fmt.Fprintf(tw, "  transitions\t\n")
+			fmt.Fprintf(w, "  transitions (newest last):\n")
 			for _, t := range in.Transitions {
-				fmt.Fprintf(tw, "    %s\t%s → %s (%s)\n", t.At.Format(time.RFC3339Nano), t.From, t.To, t.Reason)
+				fmt.Fprintf(w, "    %s  %s → %s (%s)\n", t.At.Format(time.RFC3339Nano), t.From, t.To, t.Reason)
 			}
 		}
 	}
