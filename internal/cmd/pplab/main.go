@@ -1,6 +1,11 @@
 // Command pplab is the lab tool for tests, benchmarks and the demo (not
-// shipped). For now it has the probes the benchmark runs inside a client
-// namespace:
+// shipped):
+//
+//	pplab demo      the lab's main job: a proxypair pair in network namespaces (scripts/lab.sh)
+//	pplab bench     failover outages, proxypair vs keepalived (make bench)
+//	pplab advert    send hand-made VRRP adverts (tests)
+//	pplab wait-advert  wait for one advert from an address (the bench's phase lock)
+//	pplab probe     measure outages of a target, run inside a client namespace:
 //
 //	ip netns exec <client> pplab probe icmp --target 198.18.0.100 --every 10ms --duration 20s --json out.json
 //	ip netns exec <client> pplab probe http --target 198.18.0.100 --every 10ms --timeout 500ms --json out.json
@@ -53,7 +58,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProbeCmd(stdout, stderr), newAdvertCmd())
+	root.AddCommand(newProbeCmd(stdout, stderr), newAdvertCmd(), newBenchCmd(stdout, stderr), newWaitAdvertCmd(),
+		newDemoCmd(stdout))
 	return root
 }
 

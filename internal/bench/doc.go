@@ -1,0 +1,16 @@
+// Package bench is `make bench`: failover outages of a proxypair pair and a
+// keepalived pair with the same settings, measured side by side in one run
+// in a network-namespace lab (internal/lab), plus each daemon's CPU and
+// memory at fast adverts.
+//
+// A row is a Scenario: VRRP settings, a way for the master to fail, and a
+// probe the client runs against the VIP. Every trial of a row settles the
+// pair (a master, b backup), starts the probe in the client's namespace,
+// waits for one advert from the master (so the failure lands at the same
+// point of the advert cycle for both daemons), fails the master, waits for
+// the backup to answer, stops the probe and restores the master. The outage
+// of a trial is the probe's longest outage.
+//
+// The pure parts (statistics, the table, /proc parsing, the scenario list)
+// build everywhere and have unit tests; the runner needs Linux and root.
+package bench

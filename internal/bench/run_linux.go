@@ -1,0 +1,538 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/proxypair/proxypair/internal/cmd/pplab/probe"
+	"github.com/proxypair/proxypair/internal/lab"
+)
+
+// Config is one bench run.
+type Config struct {
+	Trials    int            // per row and daemon
+	Only      *regexp.Regexp // rows whose ID matches; nil = all
+	Proxypair string         // the proxypair binary
+	Pplab     string         // the pplab binary: probes and wait-advert run in the client's namespace
+	Progress  io.Writer      // one line per trial, and what went wrong
+}
+
+const (
+	// probeTimeout bounds how late an echo reply may come and still count
+	// as an answer; round trips in the lab take well under a millisecond.
+	probeTimeout = 200 * time.Millisecond
+	// beforeFailure is how long the probe runs before the phase lock
+	// starts, so the trial has a clean baseline.
+	beforeFailure = 300 * time.Millisecond
+	// afterRecovery is how long the probe goes on after the client reached
+	// the VIP again, so the end of the outage is on record.
+	afterRecovery = 200 * time.Millisecond
+	// advertTimeout is how long wait-advert waits for the master's advert.
+	advertTimeout = 5 * time.Second
+)
+
+// phaseLockNote and the others describe the method in the table and JSON.
+const (
+	phaseLockNote = "Phase lock, both daemons alike: before each failure `pplab wait-advert` in the client's namespace waits for one advert from the master (198.18.0.1); the failure (eth1 down, or SIGTERM) is set off as soon as its report of the advert comes through the pipe."
+	resourcesNote = "Resources: both pairs run at once (separate labs) and are measured over the same window; the master's utime+stime from /proc/PID/stat over it, as % of one core, and VmRSS at its end; keepalived is its parent plus its VRRP child (--vrrp), summed; proxypair is one process, logging at info, HAProxy tracking off. The backups' numbers are in the JSON."
+)
+
+// Run measures every selected row for keepalived, then proxypair, and the
+// resource row if selected. It returns what it has measured so far even
+// when ctx is cancelled (the error then wraps ctx's); every lab it built
+// is gone when it returns.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Trials < 1 {
+		return nil, fmt.Errorf("bench: %d trials: want at least 1", cfg.Trials)
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	for _, bin := range []string{cfg.Proxypair, cfg.Pplab} {
+		if err := checkExecutable(bin); err != nil {
+			return nil, err
+		}
+	}
+	r := &runner{cfg: cfg, daemons: []daemon{keepalivedDaemon{}, proxypairDaemon{bin: cfg.Proxypair}}}
+	rep := &Report{
+		Started:   time.Now(),
+		TrialsPer: cfg.Trials,
+		Method: Method{
+			ProbeEvery:   probe.Duration(ProbeEvery),
+			ProbeTimeout: probe.Duration(probeTimeout),
+			PhaseLock:    phaseLockNote,
+			Outage: fmt.Sprintf("Outage: the longest run of unanswered pings to the VIP in the trial (one every %v from the client, %v timeout). "+
+				"Outages come in whole probe intervals, so where both daemons sit at the same protocol floor a median can move by %v on the probes' phase alone; "+
+				"ratios are judged as printed. The JSON's failure_to_vip_on_backup_ms (polled every 5 ms) is finer.",
+				ProbeEvery, probeTimeout, ProbeEvery),
+			Resources: resourcesNote,
+		},
+		Host:     hostInfo(),
+		Versions: map[string]string{},
+	}
+	if cfg.Only != nil {
+		rep.Only = cfg.Only.String()
+	}
+	r.rep = rep
+	defer func() { rep.Finished = time.Now() }()
+
+	rows := Select(Scenarios(), cfg.Only)
+	for _, sc := range rows {
+		rep.Rows = append(rep.Rows, Row{ID: sc.ID(), Label: sc.Label(), Scenario: sc})
+	}
+	// One pair per settings and daemon serves all that settings' rows.
+	for _, s := range settingsOf(rows) {
+		for _, d := range r.daemons {
+			if err := r.series(ctx, d, s); err != nil {
+				rep.Interrupted = true
+				return rep, err
+			}
+		}
+	}
+	if rs := Resources(); cfg.Only == nil || cfg.Only.MatchString(rs.ID()) {
+		rep.Resources = &ResourceRow{ID: rs.ID(), Label: rs.Label(), Scenario: rs}
+		us := r.usage(ctx, rs)
+		if ctx.Err() != nil {
+			rep.Resources = nil
+			rep.Interrupted = true
+			return rep, fmt.Errorf("bench: %w", context.Cause(ctx))
+		}
+		for i, d := range r.daemons {
+			if d.Name() == Keepalived {
+				rep.Resources.Keepalived = us[i]
+			} else {
+				rep.Resources.Proxypair = us[i]
+			}
+		}
+	}
+	return rep, nil
+}
+
+type runner struct {
+	cfg     Config
+	daemons []daemon
+	rep     *Report
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.cfg.Progress, format+"\n", args...)
+}
+
+// newPair builds a pair and, the first time, records the daemon's version.
+func (r *runner) newPair(ctx context.Context, d daemon, s Settings) (*pair, error) {
+	p, err := newPair(d, s, func(format string, args ...any) { r.logf("  "+format, args...) })
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := r.rep.Versions[d.Name()]; !ok {
+		r.rep.Versions[d.Name()] = d.Version(ctx, p.c)
+	}
+	return p, nil
+}
+
+// series runs every trial of the rows with settings s for daemon d. A
+// trial that fails is recorded and the pair rebuilt from scratch; only
+// cancellation stops the series.
+func (r *runner) series(ctx context.Context, d daemon, s Settings) error {
+	var p *pair
+	defer func() {
+		if p != nil {
+			if err := p.close(); err != nil {
+				r.logf("  lab: %v", err)
+			}
+		}
+	}()
+	for i := range r.rep.Rows {
+		row := &r.rep.Rows[i]
+		if row.Scenario.Settings != s {
+			continue
+		}
+		series := &row.Keepalived
+		if d.Name() == Proxypair {
+			series = &row.Proxypair
+		}
+		for n := 1; n <= r.cfg.Trials; n++ {
+			var (
+				t   = Trial{N: n}
+				err error
+			)
+			if p == nil {
+				p, err = r.newPair(ctx, d, s)
+			}
+			if err == nil {
+				t, err = r.trial(ctx, p, row.Scenario, n)
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("bench: %w", context.Cause(ctx))
+			}
+			if err != nil {
+				t.Error = err.Error()
+				r.logf("%s %s %d/%d: FAILED: %v", row.ID, d.Name(), n, r.cfg.Trials, err)
+				if p != nil {
+					r.logf("%s", p.logs())
+					if cerr := p.close(); cerr != nil {
+						r.logf("  lab: %v", cerr)
+					}
+					p = nil
+				}
+			} else {
+				r.logf("%s %s %d/%d: outage %v (%d outage(s), %d/%d answered), VIP on b %v after the failure, advert→failure %v (+%v)",
+					row.ID, d.Name(), n, r.cfg.Trials, t.Outage, len(t.Outages), t.Answered, t.Sent, t.Takeover, t.PhaseDelay, t.FailureCall)
+			}
+			series.Trials = append(series.Trials, t)
+			row.Finish()
+		}
+	}
+	return nil
+}
+
+// trial is one failover of p's master, measured from the client.
+func (r *runner) trial(ctx context.Context, p *pair, sc Scenario, n int) (Trial, error) {
+	t := Trial{N: n}
+	if err := p.settle(ctx); err != nil {
+		return t, fmt.Errorf("settling: %w", err)
+	}
+
+	out := filepath.Join(p.c.Dir, fmt.Sprintf("probe-%s-%s-%d.json", strings.ReplaceAll(sc.ID(), "/", "-"), p.d.Name(), n))
+	pr, err := p.c.Start(r.cfg.Pplab, "probe", string(sc.Probe), "--target", vipAddr,
+		"--every", ProbeEvery.String(), "--timeout", probeTimeout.String(), "--json", out)
+	if err != nil {
+		return t, err
+	}
+	defer pr.Kill() // a no-op once stopped; the probe must not outlive a failed trial
+	if err := waitOutput(ctx, pr, "pplab: probing", 5*time.Second); err != nil {
+		return t, fmt.Errorf("starting the probe: %w", err)
+	}
+	if err := sleep(ctx, beforeFailure); err != nil {
+		return t, err
+	}
+
+	advertAt, waitAdvert, err := r.waitAdvert(ctx, p)
+	if err != nil {
+		return t, err
+	}
+	defer waitAdvert() // reaps it on every path; the error is checked below
+	failAt := time.Now()
+	if err := p.fail(sc.Failure); err != nil {
+		return t, err
+	}
+	// The link is down once the netlink call returns; the signal is
+	// delivered once kill(2) returns.
+	t.FailedAt = failAt
+	t.FailureCall = probe.Duration(time.Since(failAt))
+	t.PhaseDelay = probe.Duration(failAt.Sub(advertAt))
+	if err := waitAdvert(); err != nil {
+		return t, err
+	}
+
+	within := 2*p.s.MasterDown() + 5*time.Second
+	wctx, cancel := context.WithTimeout(ctx, within)
+	err = lab.Eventually(wctx, 5*time.Millisecond, func() (bool, string) {
+		return p.b.HasAddr(VIP.Addr()), "VIP not on b"
+	})
+	cancel()
+	if err != nil {
+		return t, fmt.Errorf("b taking over within %v: %w", within, err)
+	}
+	t.Takeover = probe.Duration(time.Since(failAt))
+	if err := p.clientReaches(ctx, 5*time.Second); err != nil {
+		return t, err
+	}
+	if err := sleep(ctx, afterRecovery); err != nil {
+		return t, err
+	}
+	if err := pr.Stop(5 * time.Second); err != nil {
+		return t, fmt.Errorf("stopping the probe: %w\n%s", err, pr.Output())
+	}
+	res, err := readProbe(out)
+	if err != nil {
+		return t, err
+	}
+	t.Outage, t.Outages, t.Sent, t.Answered = res.Longest, res.Outages, res.Sent, res.Answered
+	if k := len(res.Outages); k > 0 && res.Outages[k-1].Ongoing {
+		return t, fmt.Errorf("the probe still had no answers when stopped, although a ping had been answered")
+	}
+	if len(res.Outages) != 1 {
+		t.Note = fmt.Sprintf("the probe saw %d outages, not 1; the longest counts", len(res.Outages))
+	}
+
+	if err := r.restore(ctx, p, sc, &t); err != nil {
+		return t, fmt.Errorf("restoring the master: %w", err)
+	}
+	return t, nil
+}
+
+// waitAdvert is the phase lock: it starts `pplab wait-advert` in the
+// client and returns as soon as its line about a's advert comes through
+// the pipe (sooner than its exit would be noticed), with the time the
+// advert was read. wait is to be called after the failure: it reaps the
+// process. The lab's Close kills the process if the bench dies first.
+func (r *runner) waitAdvert(ctx context.Context, p *pair) (at time.Time, wait func() error, err error) {
+	cmd := p.c.Command(ctx, r.cfg.Pplab, "wait-advert", "--iface", lab.HostInterface,
+		"--from", p.a.Addr.Addr().String(), "--timeout", advertTimeout.String())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return time.Time{}, nil, fmt.Errorf("starting wait-advert: %w", err)
+	}
+	wait = sync.OnceValue(func() error {
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("wait-advert: %w: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return nil
+	})
+	// wait-advert's own timeout, or ctx, ends the read at the latest.
+	line, readErr := bufio.NewReader(out).ReadString('\n')
+	if at, err = ParseAdvertLine(line); err != nil {
+		werr := wait()
+		return time.Time{}, nil, fmt.Errorf("waiting for a's advert: %w", errors.Join(werr, readErr, err))
+	}
+	return at, wait, nil
+}
+
+// fail sets off f on the master.
+func (p *pair) fail(f Failure) error {
+	switch f {
+	case HardFailure:
+		return p.a.SetLink(false)
+	case GracefulStop:
+		return p.na.Process().Signal(syscall.SIGTERM)
+	}
+	return fmt.Errorf("bench: failure %q is not implemented", f)
+}
+
+// restore brings the master back: link up, or the daemon restarted once
+// the stopped one has exited. The next trial's settle waits for the roles.
+func (r *runner) restore(ctx context.Context, p *pair, sc Scenario, t *Trial) error {
+	switch sc.Failure {
+	case HardFailure:
+		return p.a.SetLink(true)
+	case GracefulStop:
+		old := p.na.Process()
+		if code, err := old.Wait(10 * time.Second); err != nil {
+			return fmt.Errorf("the stopped daemon: %w", err)
+		} else if code != 0 {
+			t.Note = strings.TrimPrefix(t.Note+"; ", "; ") + fmt.Sprintf("%s exited with status %d after SIGTERM", p.d.Name(), code)
+		}
+		n, err := p.d.Start(p.a, p.s, MasterPriority)
+		if err != nil {
+			return err
+		}
+		p.na = n
+		return ctx.Err()
+	}
+	return fmt.Errorf("bench: failure %q has no restore", sc.Failure)
+}
+
+// usage measures every daemon's pair at rs's settings in steady state,
+// all pairs over the same window (each in its own lab), so load from
+// elsewhere on the machine weighs on both daemons alike.
+func (r *runner) usage(ctx context.Context, rs ResourceScenario) []DaemonUsage {
+	out := make([]DaemonUsage, len(r.daemons))
+	fail := func(i int, err error) {
+		r.logf("%s %s: FAILED: %v", rs.ID(), r.daemons[i].Name(), err)
+		out[i] = DaemonUsage{Error: err.Error()}
+	}
+	type sampled struct {
+		p      *pair
+		pids   [2][]int // master, backup
+		start  [2]uint64
+		failed bool
+	}
+	ms := make([]sampled, len(r.daemons))
+	defer func() {
+		for _, m := range ms {
+			if m.p != nil {
+				if err := m.p.close(); err != nil {
+					r.logf("  lab: %v", err)
+				}
+			}
+		}
+	}()
+	for i, d := range r.daemons {
+		p, err := r.newPair(ctx, d, rs.Settings)
+		if err != nil {
+			fail(i, err)
+			ms[i].failed = true
+			continue
+		}
+		ms[i].p = p
+	}
+	for i := range ms {
+		m := &ms[i]
+		if m.failed {
+			continue
+		}
+		if err := m.p.settle(ctx); err != nil {
+			fail(i, fmt.Errorf("settling: %w", err))
+			m.failed = true
+		}
+	}
+	for i := range ms {
+		m := &ms[i]
+		for j, n := range []node{m.p.na, m.p.nb} {
+			if m.failed {
+				break
+			}
+			var err error
+			if m.pids[j], err = n.PIDs(); err == nil {
+				m.start[j], err = sumTicks(m.pids[j])
+			}
+			if err != nil {
+				fail(i, err)
+				m.failed = true
+			}
+		}
+	}
+	r.logf("%s: measuring both pairs for %v", rs.ID(), rs.Window)
+	start := time.Now()
+	if err := sleep(ctx, rs.Window); err != nil {
+		return out
+	}
+	wall := time.Since(start)
+	for i := range ms {
+		m := &ms[i]
+		if m.failed {
+			continue
+		}
+		var got [2]*Usage
+		for j := range got {
+			u, err := usageOf(m.pids[j], m.start[j], wall)
+			if err != nil {
+				fail(i, err)
+				m.failed = true
+				break
+			}
+			got[j] = u
+		}
+		if m.failed {
+			continue
+		}
+		if ok, detail := m.p.roles(ctx); !ok {
+			fail(i, fmt.Errorf("the roles changed during the window: %s", detail))
+			continue
+		}
+		r.logf("%s %s: master CPU %.2f%% RSS %s; backup CPU %.2f%% RSS %s", rs.ID(), r.daemons[i].Name(),
+			got[0].CPUPercent, FormatMB(got[0].RSSBytes), got[1].CPUPercent, FormatMB(got[1].RSSBytes))
+		out[i] = DaemonUsage{Master: got[0], Backup: got[1]}
+	}
+	return out
+}
+
+// usageOf is the CPU of pids since startTicks, over wall, and their RSS now.
+func usageOf(pids []int, startTicks uint64, wall time.Duration) (*Usage, error) {
+	end, err := sumTicks(pids)
+	if err != nil {
+		return nil, err
+	}
+	var rss int64
+	for _, pid := range pids {
+		b, err := readRSS(pid)
+		if err != nil {
+			return nil, err
+		}
+		rss += b
+	}
+	ticks := end - startTicks
+	return &Usage{PIDs: pids, Window: probe.Duration(wall), CPUTicks: ticks, CPUPercent: CPUPercent(ticks, wall), RSSBytes: rss}, nil
+}
+
+func sumTicks(pids []int) (uint64, error) {
+	var sum uint64
+	for _, pid := range pids {
+		t, err := readCPUTicks(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
+}
+
+// settingsOf lists the distinct settings of rows, in order.
+func settingsOf(rows []Scenario) []Settings {
+	var out []Settings
+	for _, sc := range rows {
+		if len(out) == 0 || out[len(out)-1] != sc.Settings {
+			out = append(out, sc.Settings)
+		}
+	}
+	return out
+}
+
+// waitOutput waits until p's log holds marker.
+func waitOutput(ctx context.Context, p *lab.Process, marker string, within time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	return lab.Eventually(wctx, 5*time.Millisecond, func() (bool, string) {
+		if p.Exited() {
+			return true, ""
+		}
+		return strings.Contains(p.Output(), marker), "no " + strconv.Quote(marker) + " yet"
+	})
+}
+
+// sleep waits d unless ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func readProbe(path string) (probe.Result, error) {
+	var res probe.Result
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return res, fmt.Errorf("bench: probe result: %w", err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return res, fmt.Errorf("bench: probe result %s: %w", path, err)
+	}
+	return res, nil
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("bench: %s is not an executable file", path)
+	}
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("bench: %s: want an absolute path (processes run in the lab's directories)", path)
+	}
+	return nil
+}
+
+func hostInfo() HostInfo {
+	h := HostInfo{CPUs: runtime.NumCPU()}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		h.Kernel = strings.TrimSpace(string(b))
+	}
+	return h
+}
