@@ -29,6 +29,7 @@ type env struct {
 	claimer  Claimer // nil: the network follows gratuitous ARP
 	provider string  // the claimer's name, for status
 	health   Health  // nil: no health tracking
+	newTimer func() (timer, error) // nil: Go runtime timers
 }
 
 // instance is one VRRP virtual router. Its run goroutine owns the state
@@ -56,6 +57,7 @@ type instance struct {
 	sendErrs    uint64
 	errLog      *rateLog // send and read failures
 
+	armed        time.Time // the deadline the timer is set to; zero = stopped
 	stopAnnounce context.CancelFunc
 	stopClaim    context.CancelFunc
 	cloud        control.Cloud // the cloud claim's state, when there is a claimer
@@ -152,8 +154,15 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 	}
 	ready()
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	newTimer := in.newTimer
+	if newTimer == nil {
+		newTimer = newGoTimer
+	}
+	timer, err := newTimer()
+	if err != nil {
+		return err
+	}
+	defer timer.Close()
 	in.arm(timer)
 	var watchdog <-chan time.Time
 	if d, ok := in.notifier.WatchdogInterval(); ok {
@@ -172,7 +181,8 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 			return nil
 		case p := <-in.packets:
 			in.handle(p)
-		case <-timer.C:
+		case <-timer.C():
+			in.armed = time.Time{} // spent: arm below sets it again
 			in.step(time.Now(), fsm.Timeout{})
 		case up := <-linkChanges:
 			in.link(up)
@@ -227,8 +237,19 @@ func (in *instance) call(ctx context.Context, f func()) error {
 	}
 }
 
-func (in *instance) arm(t *time.Timer) {
-	if d, ok := in.r.NextDeadline(); ok {
+// arm sets the timer to the state machine's next deadline. Most steps
+// leave the deadline alone (a status request, a watchdog ping, a dropped
+// packet), so the timer is only touched when it changed.
+func (in *instance) arm(t timer) {
+	d, ok := in.r.NextDeadline()
+	if !ok {
+		d = time.Time{}
+	}
+	if d.Equal(in.armed) {
+		return
+	}
+	in.armed = d
+	if ok {
 		t.Reset(time.Until(d))
 	} else {
 		t.Stop()

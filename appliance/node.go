@@ -111,7 +111,7 @@ func openHost(v config.VRRP, log *slog.Logger) (env, func(), error) {
 		conn.Close()
 		return env{}, nil, err
 	}
-	e := env{conn: conn, src: src, vips: vips, arp: arp, links: netlinkLinks{ifname: v.Interface}}
+	e := env{conn: conn, src: src, vips: vips, arp: arp, links: netlinkLinks{ifname: v.Interface}, newTimer: newFDTimer}
 	return e, func() { arp.Close() }, nil
 }
 

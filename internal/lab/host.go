@@ -201,6 +201,11 @@ func (h *Host) HTTPClient(timeout time.Duration) *http.Client {
 	}
 }
 
+// Do runs fn on an OS thread inside the host's namespace, for Go code in
+// tests that opens its own sockets (raw, packet, netlink): sockets fn
+// creates stay in the namespace. The calling goroutine is not moved.
+func (h *Host) Do(fn func()) error { return h.ns.do(fn) }
+
 // Listen opens a listener inside the host, for Go servers in tests.
 func (h *Host) Listen(network, address string) (net.Listener, error) {
 	var (

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package appliance
+
+func newFDTimer() (timer, error) { return newGoTimer() }
