@@ -26,9 +26,9 @@ type env struct {
 	arp      ARP
 	links    Links
 	notifier Notifier
-	claimer  Claimer // nil: the network follows gratuitous ARP
-	provider string  // the claimer's name, for status
-	health   Health  // nil: no health tracking
+	claimer  Claimer               // nil: the network follows gratuitous ARP
+	provider string                // the claimer's name, for status
+	health   Health                // nil: no health tracking
 	newTimer func() (timer, error) // nil: Go runtime timers
 }
 
