@@ -14,8 +14,9 @@ if ! command -v go >/dev/null; then
 fi
 
 # haproxy and keepalived: the real peers the tests run in network namespaces.
-# packer, shellcheck, systemd: the offline checks of the image and unit.
-packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump packer shellcheck systemd ca-certificates)
+# packer, shellcheck, systemd: the offline checks of the image and unit;
+# dbus-daemon: a private bus for the health tracker's systemd-unit check.
+packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump packer shellcheck systemd dbus-daemon ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
