@@ -176,6 +176,7 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 	for {
 		select {
 		case <-ctx.Done():
+			in.notifier.Stopping()
 			in.shutdown()
 			<-readerDone
 			return nil

@@ -167,8 +167,11 @@ func TestSingleNodeBecomesMaster(t *testing.T) {
 			t.Errorf("adverts after 5 s as master: %d, want 6 (one a second)", got)
 		}
 
-		// Graceful stop: one priority-0 advert, then no VIP.
+		// Graceful stop: STOPPING=1, one priority-0 advert, then no VIP.
 		n.stopAndWait(t)
+		if got := n.notify.messages(); !slices.Contains(got, "STOPPING=1") {
+			t.Errorf("no STOPPING=1 at shutdown: %v", got)
+		}
 		ads = n.conn.adverts()
 		if last := ads[len(ads)-1].adv; last.Priority != 0 {
 			t.Errorf("last advert priority %d, want 0", last.Priority)

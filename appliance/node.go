@@ -67,10 +67,6 @@ func Run(ctx context.Context, o Options) error {
 	defer srv.Close()
 
 	go n.reloads(ctx, o)
-	go func() {
-		<-ctx.Done()
-		o.Notifier.Stopping()
-	}()
 	o.Log.Info("starting", "version", o.Version, "iface", cfg.VRRP.Interface, "vrid", cfg.VRRP.VRID,
 		"priority", cfg.VRRP.Priority, "source", e.src, "vips", cfg.VRRP.VirtualIPs, "unicast_peers", cfg.VRRP.UnicastPeers)
 	err = in.run(ctx, func() {
