@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/proxypair/proxypair/appliance/cloud/ncp"
 	"github.com/proxypair/proxypair/appliance/config"
+	"github.com/proxypair/proxypair/appliance/control"
 )
 
 // newClaimer returns the Claimer for cloud.provider, or nil when the network
@@ -57,4 +59,42 @@ func (n ncpClaimer) prepare(ctx context.Context, log *slog.Logger) {
 	}
 	log.Info("cloud: NCP ready", "nic", nic.NetworkInterfaceNo, "ip", nic.IP, "secondary_ips", nic.SecondaryIPs,
 		"credentials", n.c.CredentialsSource())
+}
+
+// claim moves the VIPs to us through the cloud API, in its own goroutine:
+// VRRP goes on at its own pace however slow or down the API is. The result
+// comes back to the loop through calls; a claim cancelled by leaving Master
+// reports nothing.
+func (in *instance) claim(now time.Time) {
+	if in.claimer == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in.stopClaim = cancel
+	in.cloud.State, in.cloud.LastAttempt, in.cloud.Error = "claiming", now, ""
+	vips := slices.Clone(in.expect.Addresses)
+	in.log.Info("cloud: claiming VIPs", "provider", in.provider, "vips", vips)
+	go func() {
+		res, err := in.claimer.Claim(ctx, vips)
+		select {
+		case in.calls <- func() { in.claimed(ctx, res, err) }:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (in *instance) claimed(ctx context.Context, res ClaimResult, err error) {
+	if ctx.Err() != nil {
+		return // superseded or cancelled while the result was on its way
+	}
+	in.stopClaim = nil
+	in.cloud.Attempts, in.cloud.Latency = res.Attempts, control.Duration(res.Latency)
+	if err != nil {
+		in.cloud.State, in.cloud.Error = "failed", err.Error()
+		in.log.Error("cloud: claiming VIPs failed; the network may still send VIP traffic to the peer",
+			"provider", in.provider, "attempts", res.Attempts, "latency", res.Latency, "err", err)
+		return
+	}
+	in.cloud.State = "claimed"
+	in.log.Info("cloud: VIPs claimed", "provider", in.provider, "attempts", res.Attempts, "latency", res.Latency)
 }
