@@ -138,8 +138,8 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	readerDone := make(chan struct{})
-	go in.read(readerDone)
+	readerDone, stopReading := make(chan struct{}), make(chan struct{})
+	go in.read(readerDone, stopReading)
 	if in.health != nil {
 		in.healthEv = in.health.Events()
 	}
@@ -178,6 +178,7 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 		case <-ctx.Done():
 			in.notifier.Stopping()
 			in.shutdown()
+			close(stopReading)
 			<-readerDone
 			return nil
 		case p := <-in.packets:
@@ -199,7 +200,7 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 }
 
 // read feeds received packets to the loop until the Conn is closed.
-func (in *instance) read(done chan<- struct{}) {
+func (in *instance) read(done chan<- struct{}, stop <-chan struct{}) {
 	defer close(done)
 	buf := make([]byte, 1500)
 	var lastErr time.Time // this goroutine's own; errLog belongs to the loop
@@ -218,7 +219,11 @@ func (in *instance) read(done chan<- struct{}) {
 		}
 		// The payload aliases buf; the loop gets its own copy.
 		p.Payload = slices.Clone(p.Payload)
-		in.packets <- p
+		select {
+		case in.packets <- p:
+		case <-stop: // the loop has stopped reading
+			return
+		}
 	}
 }
 

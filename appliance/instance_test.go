@@ -3,6 +3,7 @@ package appliance
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -564,5 +565,43 @@ func TestCloudAPIDownDoesNotSlowVRRP(t *testing.T) {
 		if c := a.status(t).Cloud; c.State != "cancelled" {
 			t.Errorf("cloud state after leaving master %q", c.State)
 		}
+	})
+}
+
+// floodConn is a Conn with n packets ready to read at once, then nothing.
+type floodConn struct {
+	*fakeConn
+	p netio.Packet
+	n *int
+}
+
+func (f floodConn) Read(b []byte) (netio.Packet, error) {
+	if *f.n == 0 {
+		return f.fakeConn.Read(b) // blocks until closed
+	}
+	*f.n--
+	select {
+	case <-f.closed:
+		return netio.Packet{}, net.ErrClosed
+	default:
+		f.p.At = time.Now()
+		return f.p, nil
+	}
+}
+
+// TestStopDuringFlood: a graceful stop completes while packets keep coming
+// (the reader must not wait forever on a loop that stopped reading).
+func TestStopDuringFlood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		adv := vrrp.Advertisement{Version: vrrp.Version2, Type: vrrp.TypeAdvertisement, VRID: 52, Priority: 200,
+			AuthType: vrrp.AuthSimple, Interval: time.Second, Addresses: []netip.Addr{vip100.Addr()}}
+		evil := netip.MustParseAddr("198.18.0.9")
+		payload, _ := adv.Marshal(evil, vrrp.MulticastGroup, vrrp.PseudoHeader)
+		left := 10000 // read only by the reader goroutine
+		n := startNodeEnv(t, &lan{}, "198.18.0.2", seedVRRP(100), func(e *env) {
+			e.conn = floodConn{fakeConn: e.conn.(*fakeConn), n: &left,
+				p: netio.Packet{Packet: vrrp.Packet{Src: evil, Dst: vrrp.MulticastGroup, TTL: 255, Payload: payload}}}
+		})
+		n.stopAndWait(t) // synctest reports a deadlock if this never returns
 	})
 }
