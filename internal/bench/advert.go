@@ -34,3 +34,7 @@ func ParseAdvertLine(out string) (time.Time, error) {
 	}
 	return time.Unix(0, ns), nil
 }
+
+// ServeMarker starts the line `pplab serve` prints once it accepts
+// connections; the bench waits for it before starting HAProxy.
+const ServeMarker = "pplab: serving"

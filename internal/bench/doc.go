@@ -11,6 +11,16 @@
 // the backup to answer, stops the probe and restores the master. The outage
 // of a trial is the probe's longest outage.
 //
+// Issue 3's rows take the VRRP daemon away (link down, SIGTERM) and ping
+// the VIP. Issue 4's rows run HAProxy on both nodes, tracked by the
+// daemons (keepalived by the usual `kill -0` vrrp_script, proxypair
+// natively), GET the VIP over HTTP, and take away what the daemon serves:
+// HAProxy itself (SIGKILL), or the only server of its backend, a separate
+// `pplab serve` process, so that HAProxy's own check marks it DOWN. Their
+// failures are swept over keepalived's script cycle rather than set off
+// right after an advert (see PhaseSwept). A last health-cost line measures
+// proxypair's master with tracking on and off over the same window.
+//
 // The pure parts (statistics, the table, /proc parsing, the scenario list)
 // build everywhere and have unit tests; the runner needs Linux and root.
 package bench

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,19 +19,12 @@ import (
 	"github.com/proxypair/proxypair/internal/lab"
 )
 
-// The lab's addresses.
-var (
-	VIP     = netip.MustParsePrefix("198.18.0.100/24")
-	AddrA   = netip.MustParsePrefix("198.18.0.1/24") // the master
-	AddrB   = netip.MustParsePrefix("198.18.0.2/24") // the backup
-	AddrC   = netip.MustParsePrefix("198.18.0.3/24") // the client
-	vipAddr = VIP.Addr().String()
-)
-
 // daemon starts one kind of VRRP daemon on a lab host.
 type daemon interface {
 	Name() string
-	Start(h *lab.Host, s Settings, prio int) (node, error)
+	// Start runs the daemon on h; with hp set, it tracks that HAProxy
+	// (keepalived by vrrp_script, proxypair natively).
+	Start(h *lab.Host, s Settings, prio int, hp *lab.HAProxy) (node, error)
 	// Version runs the daemon's version command on h.
 	Version(ctx context.Context, h *lab.Host) string
 }
@@ -50,15 +45,19 @@ type keepalivedDaemon struct{}
 
 func (keepalivedDaemon) Name() string { return Keepalived }
 
-func (keepalivedDaemon) Start(h *lab.Host, s Settings, prio int) (node, error) {
-	k, err := h.StartKeepalived(lab.KeepalivedConfig{
+func (keepalivedDaemon) Start(h *lab.Host, s Settings, prio int, hp *lab.HAProxy) (node, error) {
+	cfg := lab.KeepalivedConfig{
 		VRID:     VRID,
 		Priority: prio,
 		Version:  s.Version,
 		Interval: s.Interval,
 		AuthPass: s.AuthPass,
 		VIPs:     []netip.Prefix{VIP},
-	})
+	}
+	if hp != nil {
+		cfg.Script = &lab.KeepalivedScript{PIDFile: hp.PIDFile, Interval: ScriptInterval, Fall: ScriptFall, Rise: ScriptRise, Weight: ScriptWeight}
+	}
+	k, err := h.StartKeepalived(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -98,22 +97,32 @@ func (proxypairDaemon) Name() string { return Proxypair }
 
 // proxypairConfig is the YAML that matches keepalived's settings. Logging
 // stays at info: debug would log every advert and bill it as VRRP cost.
-// HAProxy tracking is off: the keepalived pair has no vrrp_script either
-// (issue 4's rows will turn both on, with an HAProxy on each node).
-func proxypairConfig(s Settings, prio int, sock string) string {
+// HAProxy tracking is off unless haproxySocket is set (the keepalived pair
+// then has its vrrp_script), with the Health* settings.
+func proxypairConfig(s Settings, prio int, sock, haproxySocket string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "vrrp:\n  interface: %s\n  virtual_router_id: %d\n  priority: %d\n  version: %d\n  advert_interval: %v\n",
 		lab.HostInterface, VRID, prio, s.Version, s.Interval)
 	if s.AuthPass != "" {
 		fmt.Fprintf(&b, "  auth_pass: %s\n", s.AuthPass)
 	}
-	fmt.Fprintf(&b, "  virtual_ips: [%v]\ncontrol:\n  socket: %s\nlog:\n  level: info\nhealth:\n  enabled: false\n", VIP, sock)
+	fmt.Fprintf(&b, "  virtual_ips: [%v]\ncontrol:\n  socket: %s\nlog:\n  level: info\n", VIP, sock)
+	if haproxySocket == "" {
+		b.WriteString("health:\n  enabled: false\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "health:\n  enabled: true\n  interval: %v\n  fall: %d\n  rise: %d\n  weight: %d\n  haproxy:\n    socket: %s\n",
+		HealthInterval, HealthFall, HealthRise, HealthWeight, haproxySocket)
 	return b.String()
 }
 
-func (d proxypairDaemon) Start(h *lab.Host, s Settings, prio int) (node, error) {
-	n := &proxypairNode{cfg: filepath.Join(h.Dir, "proxypair.yaml"), sock: filepath.Join(h.Dir, "proxypair.sock")}
-	if err := os.WriteFile(n.cfg, []byte(proxypairConfig(s, prio, n.sock)), 0o600); err != nil {
+func (d proxypairDaemon) Start(h *lab.Host, s Settings, prio int, hp *lab.HAProxy) (node, error) {
+	n := &proxypairNode{cfg: filepath.Join(h.Dir, "proxypair.yaml"), sock: filepath.Join(h.Dir, "proxypair.sock"), tracking: hp != nil}
+	var hpSock string
+	if hp != nil {
+		hpSock = hp.Socket
+	}
+	if err := os.WriteFile(n.cfg, []byte(proxypairConfig(s, prio, n.sock, hpSock)), 0o600); err != nil {
 		return nil, fmt.Errorf("bench: proxypair config on %s: %w", h.Name, err)
 	}
 	p, err := h.Start(d.bin, "run", "--config", n.cfg)
@@ -148,6 +157,7 @@ func (d proxypairDaemon) Version(ctx context.Context, h *lab.Host) string {
 type proxypairNode struct {
 	proc      *lab.Process
 	cfg, sock string
+	tracking  bool
 }
 
 func (n *proxypairNode) Process() *lab.Process { return n.proc }
@@ -167,7 +177,70 @@ func (n *proxypairNode) State(ctx context.Context) (string, error) {
 	if len(st.Instances) == 0 {
 		return "", errors.New("bench: proxypair reports no VRRP instance")
 	}
-	return st.Instances[0].State, nil
+	in := st.Instances[0]
+	// A tracking node must also be healthy: a trial must not start while
+	// either node is still in its rise hysteresis.
+	if n.tracking && (in.Health == nil || !in.Health.Healthy) {
+		reason := "no health report"
+		if in.Health != nil {
+			reason = in.Health.Reason
+		}
+		return in.State + " (HAProxy unhealthy: " + reason + ")", nil
+	}
+	return in.State, nil
+}
+
+// The backend server of the lab HAProxy: `pplab serve` on loopback.
+const serverListen = "127.0.0.1:8081" // lab.HAProxyConfig's default BasePort
+
+// proxy is a host's HAProxy and the server of its only backend.
+type proxy struct {
+	h      *lab.Host
+	pplab  string
+	hp     *lab.HAProxy
+	server *lab.Process
+}
+
+// haproxyConfig is the lab HAProxy with its server outside HAProxy.
+func haproxyConfig() lab.HAProxyConfig {
+	return lab.HAProxyConfig{ExternalServers: true, CheckInterval: BackendCheck.Inter}
+}
+
+// startServer starts the backend server, answering with the host's name,
+// and waits until it listens.
+func (x *proxy) startServer() error {
+	p, err := x.h.Start(x.pplab, "serve", "--listen", serverListen, "--body", x.h.Name)
+	if err != nil {
+		return err
+	}
+	if err := waitOutput(context.Background(), p, ServeMarker, 5*time.Second); err != nil || p.Exited() {
+		_ = p.Kill()
+		return fmt.Errorf("bench: pplab serve on %s: %w\n%s", x.h.Name, errors.Join(err, errors.New("not serving")), tail(p.Output(), 10))
+	}
+	x.server = p
+	return nil
+}
+
+// startHAProxy starts HAProxy (again) with the same config, socket and
+// pid file.
+func (x *proxy) startHAProxy() error {
+	hp, err := x.h.StartHAProxy(haproxyConfig())
+	if err != nil {
+		return err
+	}
+	x.hp = hp
+	return nil
+}
+
+// alive says what is not running, if anything.
+func (x *proxy) alive() (bool, string) {
+	switch {
+	case x.hp.Exited():
+		return false, x.h.Name + "'s HAProxy exited"
+	case x.server.Exited():
+		return false, x.h.Name + "'s backend server exited"
+	}
+	return true, ""
 }
 
 // pair is one lab with the master a, the backup b and the client c, and a
@@ -175,20 +248,24 @@ func (n *proxypairNode) State(ctx context.Context) (string, error) {
 type pair struct {
 	d      daemon
 	s      Settings
+	st     setup
+	pplab  string
 	lab    *lab.Lab
 	a, b   *lab.Host
 	c      *lab.Host
 	na, nb node
+	pa, pb *proxy // with st.haproxy
 }
 
-// newPair builds the lab and starts the daemons, the master first so it
-// wins the first election without a contest.
-func newPair(d daemon, s Settings, logf func(string, ...any)) (_ *pair, err error) {
+// newPair builds the lab, starts HAProxy and its server on a and b if st
+// says so, and starts the daemons, the master first so it wins the first
+// election without a contest. pplab is the lab tool (the backend server).
+func newPair(d daemon, st setup, pplab string, logf func(string, ...any)) (_ *pair, err error) {
 	l, err := lab.New(lab.Options{Logf: logf})
 	if err != nil {
 		return nil, err
 	}
-	p := &pair{d: d, s: s, lab: l}
+	p := &pair{d: d, s: st.s, st: st, pplab: pplab, lab: l}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, l.Close())
@@ -203,13 +280,41 @@ func newPair(d daemon, s Settings, logf func(string, ...any)) (_ *pair, err erro
 			return nil, err
 		}
 	}
-	if p.na, err = d.Start(p.a, s, MasterPriority); err != nil {
+	if st.haproxy {
+		for _, x := range []struct {
+			dst **proxy
+			h   *lab.Host
+		}{{&p.pa, p.a}, {&p.pb, p.b}} {
+			pr := &proxy{h: x.h, pplab: pplab}
+			if err = pr.startServer(); err != nil {
+				return nil, err
+			}
+			if err = pr.startHAProxy(); err != nil {
+				return nil, err
+			}
+			*x.dst = pr
+		}
+	}
+	if p.na, err = p.startDaemon(p.a, MasterPriority); err != nil {
 		return nil, err
 	}
-	if p.nb, err = d.Start(p.b, s, BackupPriority); err != nil {
+	if p.nb, err = p.startDaemon(p.b, BackupPriority); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// startDaemon starts the pair's daemon on h (a or b), tracking h's
+// HAProxy if the setup says so.
+func (p *pair) startDaemon(h *lab.Host, prio int) (node, error) {
+	var hp *lab.HAProxy
+	if p.st.track {
+		hp = p.pa.hp
+		if h == p.b {
+			hp = p.pb.hp
+		}
+	}
+	return p.d.Start(h, p.s, prio, hp)
 }
 
 func (p *pair) close() error { return p.lab.Close() }
@@ -219,6 +324,13 @@ func (p *pair) close() error { return p.lab.Close() }
 func (p *pair) roles(ctx context.Context) (bool, string) {
 	if p.na.Process().Exited() || p.nb.Process().Exited() {
 		return false, fmt.Sprintf("a's daemon exited: %t, b's: %t", p.na.Process().Exited(), p.nb.Process().Exited())
+	}
+	if p.st.haproxy {
+		for _, x := range []*proxy{p.pa, p.pb} {
+			if ok, detail := x.alive(); !ok {
+				return false, detail
+			}
+		}
 	}
 	onA, onB := p.a.HasAddr(VIP.Addr()), p.b.HasAddr(VIP.Addr())
 	if !onA || onB {
@@ -267,14 +379,74 @@ func (p *pair) settle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("a master and b backup for %v, within %v: %w", p.settleFor(), within, err)
 	}
-	if err := p.clientReaches(ctx, 5*time.Second); err != nil {
+	if err := p.clientReaches(ctx, 5*time.Second, "a"); err != nil {
 		return fmt.Errorf("settled, but: %w", err)
 	}
 	return nil
 }
 
-// clientReaches waits until one ping from c to the VIP is answered.
-func (p *pair) clientReaches(ctx context.Context, within time.Duration) error {
+// waitRoles waits until a is master and b backup (after a restore).
+func (p *pair) waitRoles(ctx context.Context, within time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if err := lab.Eventually(wctx, 10*time.Millisecond, func() (bool, string) { return p.roles(wctx) }); err != nil {
+		return fmt.Errorf("a master and b backup again within %v: %w", within, err)
+	}
+	return nil
+}
+
+// clientReaches waits until the client reaches the VIP: one ping
+// answered, or with HAProxy on the nodes one GET answered by host want.
+func (p *pair) clientReaches(ctx context.Context, within time.Duration, want string) error {
+	if p.st.haproxy {
+		return p.clientGets(ctx, within, want)
+	}
+	return p.clientPings(ctx, within)
+}
+
+// clientGets waits until a GET from c to the VIP is answered by host want.
+func (p *pair) clientGets(ctx context.Context, within time.Duration, want string) error {
+	cctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	hc := p.c.HTTPClient(time.Second)
+	url := "http://" + vipAddr + "/"
+	err := lab.Eventually(cctx, 20*time.Millisecond, func() (bool, string) {
+		body, err := get(cctx, hc, url)
+		if err != nil {
+			return false, err.Error()
+		}
+		return body == want, fmt.Sprintf("answered by %q", body)
+	})
+	if err != nil {
+		return fmt.Errorf("client GETting %s from %s within %v: %w", url, want, within, err)
+	}
+	return nil
+}
+
+// get GETs url and returns the first line of a 200 answer's body.
+func get(ctx context.Context, hc *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status %s", resp.Status)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line), nil
+}
+
+// clientPings waits until one ping from c to the VIP is answered.
+func (p *pair) clientPings(ctx context.Context, within time.Duration) error {
 	cctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	err := lab.Eventually(cctx, 20*time.Millisecond, func() (bool, string) {
@@ -299,6 +471,12 @@ func (p *pair) logs() string {
 		}
 		pr := x.n.Process()
 		fmt.Fprintf(&b, "--- %s %s (pid %d) %s:\n%s\n", x.name, p.d.Name(), pr.PID(), pr.Log, tail(pr.Output(), 15))
+	}
+	for _, x := range []*proxy{p.pa, p.pb} {
+		if x == nil || x.hp == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "--- %s haproxy (pid %d) %s:\n%s\n", x.h.Name, x.hp.PID(), x.hp.Log, tail(x.hp.Output(), 5))
 	}
 	return b.String()
 }

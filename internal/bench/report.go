@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,6 +31,7 @@ type Report struct {
 	Versions    map[string]string `json:"versions"`
 	Rows        []Row             `json:"rows"`
 	Resources   *ResourceRow      `json:"resources,omitempty"`
+	HealthCost  *HealthCostRow    `json:"health_cost,omitempty"`
 	Interrupted bool              `json:"interrupted,omitempty"`
 }
 
@@ -40,6 +43,11 @@ type Method struct {
 	PhaseLock    string         `json:"phase_lock"`
 	Outage       string         `json:"outage"`
 	Resources    string         `json:"resources"`
+	// The HAProxy rows and the health-checking cost.
+	PhaseSweep string `json:"phase_sweep,omitempty"`
+	HTTPOutage string `json:"http_outage,omitempty"`
+	Tracking   string `json:"tracking,omitempty"`
+	HealthCost string `json:"health_cost,omitempty"`
 }
 
 // HostInfo is the machine the run was on.
@@ -60,11 +68,13 @@ type Row struct {
 
 // Series is one daemon's trials of a row.
 type Series struct {
-	Trials []Trial         `json:"trials"`
-	OK     int             `json:"ok"` // trials with a number
-	Median *probe.Duration `json:"median_ms,omitempty"`
-	Min    *probe.Duration `json:"min_ms,omitempty"`
-	Max    *probe.Duration `json:"max_ms,omitempty"`
+	Trials []Trial `json:"trials"`
+	OK     int     `json:"ok"` // trials with a number
+	// NotMoved counts the trials whose VIP never reached b (BackendLost).
+	NotMoved int             `json:"not_moved,omitempty"`
+	Median   *probe.Duration `json:"median_ms,omitempty"`
+	Min      *probe.Duration `json:"min_ms,omitempty"`
+	Max      *probe.Duration `json:"max_ms,omitempty"`
 }
 
 // Trial is one failover: its outage and how it went.
@@ -81,14 +91,25 @@ type Trial struct {
 	// on the same clock).
 	FailedAt time.Time `json:"failed_at"`
 	// PhaseDelay is from the client receiving the master's advert to the
-	// failure being set off (the phase lock's own latency).
+	// failure being set off: PhaseTarget plus the phase lock's own latency.
 	PhaseDelay probe.Duration `json:"advert_to_failure_ms"`
+	// PhaseTarget is the delay after the advert the trial aimed for: 0
+	// for PhaseAdvert, SweepDelay for PhaseSwept.
+	PhaseTarget probe.Duration `json:"phase_target_ms"`
 	// FailureCall is how long setting off the failure took (the netlink
 	// call that takes eth1 down, or kill(2)).
 	FailureCall probe.Duration `json:"failure_call_ms"`
 	// Takeover is from the failure until the bench saw the VIP on b
 	// (polled every 5 ms).
 	Takeover probe.Duration `json:"failure_to_vip_on_backup_ms"`
+	// NotMovedWithin is set when the VIP never reached b within this long
+	// after the failure (BackendLost: keepalived's `kill -0` cannot see
+	// it). Outage is then the probe's outage until it was stopped, and
+	// the trial has no number in the statistics.
+	NotMovedWithin probe.Duration `json:"vip_not_moved_within_ms,omitempty"`
+	// Restored is from the restore (HAProxy or its server started again)
+	// until a was master and b backup again (HAProxy rows).
+	Restored probe.Duration `json:"restore_to_master_ms,omitempty"`
 	Error    string         `json:"error,omitempty"`
 	Note     string         `json:"note,omitempty"` // something odd that did not spoil the number
 }
@@ -106,7 +127,9 @@ type Usage struct {
 type DaemonUsage struct {
 	Master *Usage `json:"master,omitempty"`
 	Backup *Usage `json:"backup,omitempty"`
-	Error  string `json:"error,omitempty"`
+	// HAProxy is the master's HAProxy, in pairs that run one.
+	HAProxy *Usage `json:"master_haproxy,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // ResourceRow is the steady-state cost of both pairs.
@@ -116,6 +139,25 @@ type ResourceRow struct {
 	Scenario   ResourceScenario `json:"scenario"`
 	Keepalived DaemonUsage      `json:"keepalived"`
 	Proxypair  DaemonUsage      `json:"proxypair"`
+}
+
+// HealthCostRow is proxypair's master with and without health tracking,
+// measured over the same window.
+type HealthCostRow struct {
+	ID       string             `json:"id"`
+	Label    string             `json:"label"`
+	Scenario HealthCostScenario `json:"scenario"`
+	Off      DaemonUsage        `json:"tracking_off"`
+	On       DaemonUsage        `json:"tracking_on"`
+}
+
+// Cost is the master's CPU with tracking minus without, in % of one core;
+// ok is false when either is missing.
+func (h *HealthCostRow) Cost() (percent float64, ok bool) {
+	if h.On.Master == nil || h.Off.Master == nil {
+		return 0, false
+	}
+	return h.On.Master.CPUPercent - h.Off.Master.CPUPercent, true
 }
 
 // Finish fills the series' statistics and the row's ratio from the trials.
@@ -128,21 +170,45 @@ func (r *Row) Finish() {
 	}
 }
 
-// Stats summarises the trials that have a number.
+// Stats summarises the outages of the trials that have a number: no
+// error, and the VIP moved.
 func (s *Series) Stats() Stats {
+	return s.summarize(func(t Trial) time.Duration { return time.Duration(t.Outage) })
+}
+
+// TakeoverStats summarises the failure → VIP on b times of the same
+// trials.
+func (s *Series) TakeoverStats() Stats {
+	return s.summarize(func(t Trial) time.Duration { return time.Duration(t.Takeover) })
+}
+
+func (s *Series) summarize(of func(Trial) time.Duration) Stats {
 	var ds []time.Duration
 	for _, t := range s.Trials {
-		if t.Error == "" {
-			ds = append(ds, time.Duration(t.Outage))
+		if t.Error == "" && t.NotMovedWithin == 0 {
+			ds = append(ds, of(t))
 		}
 	}
 	st, _ := Summarize(ds)
 	return st
 }
 
+// notMoved counts the trials without error whose VIP never moved, and
+// returns the longest window they waited.
+func (s *Series) notMoved() (n int, within time.Duration) {
+	for _, t := range s.Trials {
+		if t.Error == "" && t.NotMovedWithin > 0 {
+			n++
+			within = max(within, time.Duration(t.NotMovedWithin))
+		}
+	}
+	return n, within
+}
+
 func (s *Series) finish() {
 	st := s.Stats()
 	s.OK = st.N
+	s.NotMoved, _ = s.notMoved()
 	s.Median, s.Min, s.Max = nil, nil, nil
 	if st.N > 0 {
 		med, lo, hi := probe.Duration(st.Median), probe.Duration(st.Min), probe.Duration(st.Max)
@@ -151,22 +217,52 @@ func (s *Series) finish() {
 }
 
 // WriteTable prints the report as the table `make bench` shows, the
-// targets next to the numbers, then notes on the method.
+// targets next to the numbers, then notes on the method. Issue 3's rows
+// (ping) and issue 4's (HTTP, HAProxy tracked) are two tables.
 func WriteTable(w io.Writer, r *Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "proxypair bench — %d trials per row, failure phase-locked to the master's advert\n", r.TrialsPer)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tkeepalived (median, min–max)\tproxypair (median, min–max)\tratio\ttarget")
+	fmt.Fprintf(&b, "proxypair bench — %d trials per row\n", r.TrialsPer)
+	var icmp, http []Row
 	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Label,
-			seriesCell(&row.Keepalived), seriesCell(&row.Proxypair), ratioCell(&row), targetCell(&row))
+		if row.Scenario.HTTP() {
+			http = append(http, row)
+		} else {
+			icmp = append(icmp, row)
+		}
 	}
-	if rr := r.Resources; rr != nil {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\t%s\n", rr.Label,
-			usageCell(rr.Keepalived), usageCell(rr.Proxypair), resourceTargetCell(rr))
+	if len(icmp) > 0 || r.Resources != nil {
+		fmt.Fprintf(&b, "\nVRRP failover: the client pings the VIP every %v; failure right after the master's advert\n", ProbeEvery)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "scenario\tkeepalived (median, min–max)\tproxypair (median, min–max)\tratio\ttarget")
+		for _, row := range icmp {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Label,
+				seriesCell(&row.Keepalived), seriesCell(&row.Proxypair), ratioCell(&row), targetCell(&row))
+		}
+		if rr := r.Resources; rr != nil {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t%s\n", rr.Label,
+				usageCell(rr.Keepalived), usageCell(rr.Proxypair), resourceTargetCell(rr))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if len(http) > 0 || r.HealthCost != nil {
+		fmt.Fprintf(&b, "\nHAProxy tracking: HAProxy on both nodes; the client GETs http://%s/ every %v (new connection each); HTTP outage; failure swept over the script cycle\n",
+			vipAddr, ProbeEvery)
+	}
+	if len(http) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "scenario\tkeepalived + vrrp_script (median, min–max)\tproxypair + health (median, min–max)\tratio\tproxypair failure→VIP on b\ttarget")
+		for _, row := range http {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", row.Label,
+				seriesCell(&row.Keepalived), seriesCell(&row.Proxypair), ratioCell(&row), takeoverCell(&row.Proxypair), targetCell(&row))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if hc := r.HealthCost; hc != nil {
+		fmt.Fprintln(&b, healthCostLine(hc))
 	}
 	for _, n := range notes(r) {
 		fmt.Fprintf(&b, "  * %s\n", n)
@@ -177,17 +273,39 @@ func WriteTable(w io.Writer, r *Report) error {
 
 func seriesCell(s *Series) string {
 	st := s.Stats()
+	nm, within := s.notMoved()
 	if st.N == 0 {
-		if len(s.Trials) == 0 {
+		switch {
+		case len(s.Trials) == 0:
 			return "-"
+		case nm > 0:
+			cell := fmt.Sprintf("never moved (within %.1f s)", within.Seconds())
+			if nm < len(s.Trials) {
+				cell += fmt.Sprintf(" [%d/%d]", nm, len(s.Trials))
+			}
+			return cell
 		}
 		return fmt.Sprintf("no data (%d failed)", len(s.Trials))
 	}
 	cell := FormatRange(st)
-	if st.N < len(s.Trials) {
+	if nm > 0 {
+		cell += fmt.Sprintf(" [%d/%d never moved]", nm, len(s.Trials))
+	} else if st.N < len(s.Trials) {
 		cell += fmt.Sprintf(" [%d/%d ok]", st.N, len(s.Trials))
 	}
 	return cell
+}
+
+// takeoverCell is a series' failure → VIP on b times.
+func takeoverCell(s *Series) string {
+	st := s.TakeoverStats()
+	if st.N == 0 {
+		if nm, within := s.notMoved(); nm > 0 {
+			return fmt.Sprintf("never moved (within %.1f s)", within.Seconds())
+		}
+		return "-"
+	}
+	return FormatRange(st)
 }
 
 // FormatRange renders Stats as "3.21s (3.20–3.23)" or "62ms (50–70)": the
@@ -241,7 +359,9 @@ func verdict(ok bool) string {
 func targetCell(row *Row) string {
 	sc := row.Scenario
 	parts := []string{}
-	if row.Ratio == nil {
+	switch {
+	case sc.MaxRatio <= 0:
+	case row.Ratio == nil:
 		v := "n/a"
 		switch zeroKeepalived(row) {
 		case "equal":
@@ -249,11 +369,11 @@ func targetCell(row *Row) string {
 		case "worse":
 			v = "MISS"
 		}
-		parts = append(parts, fmt.Sprintf("ratio ≤ %.1f: %s", sc.MaxRatio, v))
-	} else {
+		parts = append(parts, fmt.Sprintf("ratio ≤ %s: %s", formatRatio(sc.MaxRatio), v))
+	default:
 		// Judged as printed: the probe's 10 ms resolution makes the third
 		// decimal noise.
-		parts = append(parts, fmt.Sprintf("ratio ≤ %.1f: %s", sc.MaxRatio, verdict(math.Round(*row.Ratio*100)/100 <= sc.MaxRatio)))
+		parts = append(parts, fmt.Sprintf("ratio ≤ %s: %s", formatRatio(sc.MaxRatio), verdict(math.Round(*row.Ratio*100)/100 <= sc.MaxRatio)))
 	}
 	if sc.MaxOutage > 0 {
 		st := row.Proxypair.Stats()
@@ -263,7 +383,34 @@ func targetCell(row *Row) string {
 		}
 		parts = append(parts, fmt.Sprintf("proxypair ≤ %v: %s", sc.MaxOutage, v))
 	}
+	if sc.MaxTakeover > 0 {
+		parts = append(parts, fmt.Sprintf("proxypair VIP on b ≤ check %v + 1s, every trial: %s",
+			BackendCheck.DownTime(), takeoverVerdict(&row.Proxypair, sc.MaxTakeover)))
+	}
 	return strings.Join(parts, "; ")
+}
+
+// takeoverVerdict judges every trial with a result: each must have moved
+// the VIP within limit.
+func takeoverVerdict(s *Series, limit time.Duration) string {
+	if nm, _ := s.notMoved(); nm > 0 {
+		return "MISS"
+	}
+	st := s.TakeoverStats()
+	if st.N == 0 {
+		return "n/a"
+	}
+	return verdict(st.Max <= limit)
+}
+
+// formatRatio prints a ratio target with at least one decimal: "1.0",
+// "0.25".
+func formatRatio(x float64) string {
+	s := strconv.FormatFloat(x, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
 }
 
 func usageCell(u DaemonUsage) string {
@@ -279,6 +426,28 @@ func usageCell(u DaemonUsage) string {
 // FormatMB renders bytes in decimal megabytes: "9.8 MB".
 func FormatMB(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
 
+// healthCostLine is the health-checking cost under the HAProxy table.
+func healthCostLine(hc *HealthCostRow) string {
+	if e := errors.Join(usageErr(hc.Off), usageErr(hc.On)); e != nil || hc.On.Master == nil || hc.Off.Master == nil {
+		return fmt.Sprintf("%s: no data (see the notes)", hc.Label)
+	}
+	cost, _ := hc.Cost()
+	line := fmt.Sprintf("%s, proxypair master: CPU %.2f%% tracking on, %.2f%% off → health checking %.2f%% of one core (target ≤ %g%%: %s); RSS %s on, %s off",
+		hc.Label, hc.On.Master.CPUPercent, hc.Off.Master.CPUPercent, cost, hc.Scenario.MaxCPU, verdict(cost <= hc.Scenario.MaxCPU),
+		FormatMB(hc.On.Master.RSSBytes), FormatMB(hc.Off.Master.RSSBytes))
+	if hc.On.HAProxy != nil && hc.Off.HAProxy != nil {
+		line += fmt.Sprintf("; the master's HAProxy: CPU %.2f%% on, %.2f%% off", hc.On.HAProxy.CPUPercent, hc.Off.HAProxy.CPUPercent)
+	}
+	return line
+}
+
+func usageErr(u DaemonUsage) error {
+	if u.Error == "" {
+		return nil
+	}
+	return errors.New(u.Error)
+}
+
 func resourceTargetCell(rr *ResourceRow) string {
 	sc, m := rr.Scenario, rr.Proxypair.Master
 	cpu, rss := "n/a", "n/a"
@@ -292,28 +461,53 @@ func resourceTargetCell(rr *ResourceRow) string {
 // trial that failed or looked odd.
 func notes(r *Report) []string {
 	var out []string
-	var phase []time.Duration
+	// phaseExcess is advert → failure beyond the aimed-for delay, by phase
+	// mode: the phase lock's own latency.
+	excess := map[Phase][]time.Duration{}
+	hasICMP, hasHTTP := false, false
 	for _, row := range r.Rows {
+		if row.Scenario.HTTP() {
+			hasHTTP = true
+		} else {
+			hasICMP = true
+		}
 		for _, s := range []*Series{&row.Keepalived, &row.Proxypair} {
 			for _, t := range s.Trials {
 				if t.Error == "" {
-					phase = append(phase, time.Duration(t.PhaseDelay))
+					excess[row.Scenario.Phase] = append(excess[row.Scenario.Phase], time.Duration(t.PhaseDelay-t.PhaseTarget))
 				}
 			}
 		}
 	}
-	if r.Method.PhaseLock != "" && len(r.Rows) > 0 {
-		n := r.Method.PhaseLock
-		if st, ok := Summarize(phase); ok {
-			n += fmt.Sprintf(" Advert → failure: median %v, max %v.", st.Median.Round(10*time.Microsecond), st.Max.Round(10*time.Microsecond))
+	withStats := func(note, what string, ds []time.Duration) string {
+		if st, ok := Summarize(ds); ok {
+			note += fmt.Sprintf(" %s: median %v, max %v.", what, st.Median.Round(10*time.Microsecond), st.Max.Round(10*time.Microsecond))
 		}
-		out = append(out, n)
+		return note
 	}
-	if r.Method.Outage != "" && len(r.Rows) > 0 {
-		out = append(out, r.Method.Outage)
+	if hasICMP {
+		if r.Method.PhaseLock != "" {
+			out = append(out, withStats(r.Method.PhaseLock, "Advert → failure", excess[PhaseAdvert]))
+		}
+		if r.Method.Outage != "" {
+			out = append(out, r.Method.Outage)
+		}
 	}
 	if r.Resources != nil && r.Method.Resources != "" {
 		out = append(out, r.Method.Resources)
+	}
+	if hasHTTP {
+		if r.Method.PhaseSweep != "" {
+			out = append(out, withStats(r.Method.PhaseSweep, "Advert → failure beyond the aimed-for delay", excess[PhaseSwept]))
+		}
+		for _, n := range []string{r.Method.HTTPOutage, r.Method.Tracking} {
+			if n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	if r.HealthCost != nil && r.Method.HealthCost != "" {
+		out = append(out, r.Method.HealthCost)
 	}
 	for _, row := range r.Rows {
 		for _, d := range []struct {
@@ -336,6 +530,14 @@ func notes(r *Report) []string {
 		}
 		if e := rr.Proxypair.Error; e != "" {
 			out = append(out, fmt.Sprintf("%s %s: %s", rr.ID, Proxypair, e))
+		}
+	}
+	if hc := r.HealthCost; hc != nil {
+		if e := hc.Off.Error; e != "" {
+			out = append(out, fmt.Sprintf("%s tracking off: %s", hc.ID, e))
+		}
+		if e := hc.On.Error; e != "" {
+			out = append(out, fmt.Sprintf("%s tracking on: %s", hc.ID, e))
 		}
 	}
 	if r.Interrupted {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +78,9 @@ func TestWriteTable(t *testing.T) {
 	if err := WriteTable(&b, rep); err != nil {
 		t.Fatal(err)
 	}
-	want := `proxypair bench — 3 trials per row, failure phase-locked to the master's advert
+	want := `proxypair bench — 3 trials per row
+
+VRRP failover: the client pings the VIP every 10ms; failure right after the master's advert
 scenario                          keepalived (median, min–max)  proxypair (median, min–max)  ratio  target
 v2 1s   hard failure (link down)  3.21s (3.20–3.23)             3.20s (3.19–3.22)            1.00   ratio ≤ 1.0: ok
 v2 1s   graceful stop (SIGTERM)   610ms (600–620)               600ms (600–605)              0.98   ratio ≤ 1.0: ok
@@ -113,5 +116,144 @@ func TestRowFinish(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// httpTrials builds trials from (outage, takeover) pairs in milliseconds;
+// a takeover of 0 means the VIP never moved within 6.6 s, a negative
+// outage a failed trial.
+func httpTrials(pairs ...[2]float64) Series {
+	var s Series
+	for i, p := range pairs {
+		t := Trial{N: i + 1, Outage: probe.Duration(p[0] * float64(time.Millisecond)),
+			Takeover:    probe.Duration(p[1] * float64(time.Millisecond)),
+			PhaseTarget: probe.Duration(100 * time.Millisecond), PhaseDelay: probe.Duration(100*time.Millisecond + 400*time.Microsecond)}
+		switch {
+		case p[0] < 0:
+			t = Trial{N: i + 1, Error: "settling: a master and b backup for 6s, within 23s: condition not met"}
+		case p[1] == 0:
+			t.Takeover, t.NotMovedWithin = 0, probe.Duration(6609375*time.Microsecond)
+		}
+		s.Trials = append(s.Trials, t)
+	}
+	return s
+}
+
+// TestWriteTableHTTP: the HAProxy rows get their own table with
+// proxypair's failure → VIP on b, "never moved" cells, the targets of
+// issue 4, and the health-checking cost under it.
+func TestWriteTableHTTP(t *testing.T) {
+	sc := Scenarios()
+	byID := map[string]Scenario{}
+	for _, s := range sc {
+		byID[s.ID()] = s
+	}
+	hc := HealthCost()
+	rep := &Report{
+		TrialsPer: 3,
+		Method:    Method{PhaseSweep: "Sweep.", HTTPOutage: "HTTP outage.", Tracking: "Tracking.", HealthCost: "Cost.", PhaseLock: "Lock.", Outage: "Ping outage."},
+		Rows: []Row{
+			row(byID["v2-1s/haproxy-kill"], httpTrials([2]float64{3600, 3600}, [2]float64{4100, 4100}, [2]float64{3100, 3100}),
+				httpTrials([2]float64{620, 616}, [2]float64{610, 612}, [2]float64{630, 625})),
+			row(byID["v2-1s/backend-lost"], httpTrials([2]float64{6600, 0}, [2]float64{6600, 0}, [2]float64{6600, 0}),
+				httpTrials([2]float64{790, 800}, [2]float64{-1, 0}, [2]float64{1250, 1260})),
+			row(byID["v3-50ms/haproxy-kill"], httpTrials([2]float64{1080, 1086}, [2]float64{560, 570}, [2]float64{1500, 1510}),
+				httpTrials([2]float64{40, 42}, [2]float64{40, 41}, [2]float64{50, 48})),
+			row(byID["v3-50ms/backend-lost"], httpTrials([2]float64{3180, 0}, [2]float64{3180, 0}, [2]float64{200, 210}),
+				httpTrials([2]float64{230, 231}, [2]float64{180, 190}, [2]float64{3180, 0})),
+		},
+		HealthCost: &HealthCostRow{
+			ID: hc.ID(), Label: hc.Label(), Scenario: hc,
+			Off: DaemonUsage{Master: &Usage{CPUPercent: 0.03, RSSBytes: 8_100_000}, HAProxy: &Usage{CPUPercent: 0.01}},
+			On:  DaemonUsage{Master: &Usage{CPUPercent: 0.66, RSSBytes: 10_000_000}, HAProxy: &Usage{CPUPercent: 0.4}},
+		},
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	want := `proxypair bench — 3 trials per row
+
+HAProxy tracking: HAProxy on both nodes; the client GETs http://198.18.0.100/ every 10ms (new connection each); HTTP outage; failure swept over the script cycle
+scenario                          keepalived + vrrp_script (median, min–max)  proxypair + health (median, min–max)  ratio  proxypair failure→VIP on b  target
+v2 1s   HAProxy killed (SIGKILL)  3.60s (3.10–4.10)                           620ms (610–630)                       0.17   616ms (612–625)             ratio ≤ 0.25: ok
+v2 1s   last backend server lost  never moved (within 6.6 s)                  1.02s (0.79–1.25) [2/3 ok]            n/a    1.03s (0.80–1.26)           proxypair VIP on b ≤ check 200ms + 1s, every trial: MISS
+v3 50ms HAProxy killed (SIGKILL)  1.08s (0.56–1.50)                           40ms (40–50)                          0.04   42ms (41–48)                proxypair ≤ 150ms: ok
+v3 50ms last backend server lost  200ms (200–200) [2/3 never moved]           205ms (180–230) [1/3 never moved]     1.02   211ms (190–231)             proxypair VIP on b ≤ check 200ms + 1s, every trial: MISS
+health checking at v2 1s, 30 s, proxypair master: CPU 0.66% tracking on, 0.03% off → health checking 0.63% of one core (target ≤ 1%: ok); RSS 10.0 MB on, 8.1 MB off; the master's HAProxy: CPU 0.40% on, 0.01% off
+  * Sweep. Advert → failure beyond the aimed-for delay: median 400µs, max 400µs.
+  * HTTP outage.
+  * Tracking.
+  * Cost.
+  * v2-1s/backend-lost proxypair trial 2 failed: settling: a master and b backup for 6s, within 23s: condition not met
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+}
+
+func TestTakeoverVerdict(t *testing.T) {
+	limit := 1200 * time.Millisecond
+	for _, tc := range []struct {
+		name string
+		s    Series
+		want string
+	}{
+		{"all within", httpTrials([2]float64{790, 800}, [2]float64{900, 1200}), "ok"},
+		{"one late", httpTrials([2]float64{790, 800}, [2]float64{1300, 1201}), "MISS"},
+		{"one never moved", httpTrials([2]float64{790, 800}, [2]float64{6600, 0}), "MISS"},
+		{"only failures", httpTrials([2]float64{-1, 0}), "n/a"},
+		{"no trials", Series{}, "n/a"},
+	} {
+		if got := takeoverVerdict(&tc.s, limit); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestFormatRatio(t *testing.T) {
+	for x, want := range map[float64]string{1: "1.0", 0.25: "0.25", 2.5: "2.5", 0.1: "0.1"} {
+		if got := formatRatio(x); got != want {
+			t.Errorf("formatRatio(%v) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+func TestHealthCost(t *testing.T) {
+	row := &HealthCostRow{ID: "health-cost/v2-1s", Label: "health checking at v2 1s, 30 s", Scenario: HealthCost(),
+		Off: DaemonUsage{Master: &Usage{CPUPercent: 0.2}},
+		On:  DaemonUsage{Master: &Usage{CPUPercent: 1.5}}}
+	if got, ok := row.Cost(); !ok || math.Abs(got-1.3) > 1e-9 {
+		t.Errorf("Cost = %v, %t; want 1.3", got, ok)
+	}
+	if line := healthCostLine(row); !strings.Contains(line, "health checking 1.30% of one core (target ≤ 1%: MISS)") {
+		t.Errorf("line %q does not judge 1.3%% a miss", line)
+	}
+	row.On = DaemonUsage{Error: "settling: boom"}
+	if _, ok := row.Cost(); ok {
+		t.Error("Cost with no tracking-on numbers is ok")
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, &Report{TrialsPer: 1, HealthCost: row}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"health checking at v2 1s, 30 s: no data (see the notes)", "health-cost/v2-1s tracking on: settling: boom"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestStatsSkipNotMoved: a trial whose VIP never moved has no number, so
+// it neither counts in the median nor as OK.
+func TestStatsSkipNotMoved(t *testing.T) {
+	s := httpTrials([2]float64{6600, 0}, [2]float64{800, 810}, [2]float64{900, 905})
+	s.finish()
+	st := s.Stats()
+	if st.N != 2 || st.Median != 850*time.Millisecond || s.OK != 2 || s.NotMoved != 1 {
+		t.Errorf("stats %+v, ok %d, not moved %d; want 2 trials, median 850ms, 1 not moved", st, s.OK, s.NotMoved)
+	}
+	if tk := s.TakeoverStats(); tk.N != 2 || tk.Max != 905*time.Millisecond {
+		t.Errorf("takeover stats %+v", tk)
 	}
 }

@@ -48,8 +48,12 @@ const (
 
 // phaseLockNote and the others describe the method in the table and JSON.
 const (
-	phaseLockNote = "Phase lock, both daemons alike: before each failure `pplab wait-advert` in the client's namespace waits for one advert from the master (198.18.0.1); the failure (eth1 down, or SIGTERM) is set off as soon as its report of the advert comes through the pipe."
-	resourcesNote = "Resources: both pairs run at once (separate labs) and are measured over the same window; the master's utime+stime from /proc/PID/stat over it, as % of one core, and VmRSS at its end; keepalived is its parent plus its VRRP child (--vrrp), summed; proxypair is one process, logging at info, HAProxy tracking off. The backups' numbers are in the JSON."
+	phaseLockNote  = "Phase lock, both daemons alike: before each failure `pplab wait-advert` in the client's namespace waits for one advert from the master (198.18.0.1); the failure (eth1 down, or SIGTERM) is set off as soon as its report of the advert comes through the pipe."
+	resourcesNote  = "Resources: both pairs run at once (separate labs) and are measured over the same window; the master's utime+stime from /proc/PID/stat over it, as % of one core, and VmRSS at its end; keepalived is its parent plus its VRRP child (--vrrp), summed; proxypair is one process, logging at info, HAProxy tracking off. The backups' numbers are in the JSON."
+	phaseSweepNote = "HAProxy rows, phase: the failure is not set off right after the advert: proxypair's resign does not depend on the advert phase, but keepalived's vrrp_script path depends on where the failure falls in its 1 s script cycle, so one fixed phase would pick its best or worst case. Trial n of N sets off the failure (n−½)/N × 1 s after an advert from a reaches the client (`pplab wait-advert`), so the failures spread evenly over the script cycle and both daemons get the same phases; the JSON has each trial's phase_target_ms."
+	httpOutageNote = "HTTP outage: the longest run of failed GETs to http://198.18.0.100/ (one every %v from the client, each on a new connection; refused, reset, no answer within %v, or not 2xx, e.g. HAProxy's 503 with its server DOWN). Failure→VIP on b is from the kill to the VIP on b's eth1, polled every 5 ms."
+	trackingNote   = "HAProxy rows, tracking: HAProxy 2.6 on a and b, its backend be_app's only server s1 a separate process (`pplab serve` on 127.0.0.1:8081), checked with inter %v fall %d rise 1, so HAProxy's own check time (DOWN after the server dies) is at most fall × inter = %v. keepalived: vrrp_script `kill -0 $(cat haproxy.pid)` interval %v fall %d rise %d weight %d. proxypair: health.interval %v fall %d rise %d weight %d, health.haproxy.socket = HAProxy's runtime API (backends: those the frontends use). Restore: HAProxy (or the server) started again, then the bench waits until a is master again (restore_to_master_ms in the JSON). \"never moved (within N s)\": the VIP stayed on a for N s = script interval × fall + Master_Down + 2 s, longer than keepalived would take had its script noticed."
+	healthCostNote = "Health checking cost: two proxypair pairs at the same settings, each with HAProxy (and its server) on both nodes, one with health tracking at the settings above and one with health.enabled false, measured over the same window like the resources row; the cost is the master's CPU with tracking minus without. The master's HAProxy CPU shows what the runtime API queries cost HAProxy."
 )
 
 // Run measures every selected row for keepalived, then proxypair, and the
@@ -80,7 +84,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				"Outages come in whole probe intervals, so where both daemons sit at the same protocol floor a median can move by %v on the probes' phase alone; "+
 				"ratios are judged as printed. The JSON's failure_to_vip_on_backup_ms (polled every 5 ms) is finer.",
 				ProbeEvery, probeTimeout, ProbeEvery),
-			Resources: resourcesNote,
+			Resources:  resourcesNote,
+			PhaseSweep: phaseSweepNote,
+			HTTPOutage: fmt.Sprintf(httpOutageNote, ProbeEvery, probeTimeout),
+			Tracking: fmt.Sprintf(trackingNote, BackendCheck.Inter, BackendCheck.Fall, BackendCheck.DownTime(),
+				ScriptInterval, ScriptFall, ScriptRise, ScriptWeight, HealthInterval, HealthFall, HealthRise, HealthWeight),
+			HealthCost: healthCostNote,
 		},
 		Host:     hostInfo(),
 		Versions: map[string]string{},
@@ -95,10 +104,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, sc := range rows {
 		rep.Rows = append(rep.Rows, Row{ID: sc.ID(), Label: sc.Label(), Scenario: sc})
 	}
-	// One pair per settings and daemon serves all that settings' rows.
-	for _, s := range settingsOf(rows) {
+	// One pair per setup and daemon serves all that setup's rows.
+	for _, st := range setupsOf(rows) {
 		for _, d := range r.daemons {
-			if err := r.series(ctx, d, s); err != nil {
+			if err := r.series(ctx, d, st); err != nil {
 				rep.Interrupted = true
 				return rep, err
 			}
@@ -106,7 +115,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if rs := Resources(); cfg.Only == nil || cfg.Only.MatchString(rs.ID()) {
 		rep.Resources = &ResourceRow{ID: rs.ID(), Label: rs.Label(), Scenario: rs}
-		us := r.usage(ctx, rs)
+		var specs []pairSpec
+		for _, d := range r.daemons {
+			specs = append(specs, pairSpec{name: d.Name(), d: d, st: setup{s: rs.Settings}})
+		}
+		us := r.usage(ctx, rs.ID(), rs.Window, specs)
 		if ctx.Err() != nil {
 			rep.Resources = nil
 			rep.Interrupted = true
@@ -119,6 +132,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				rep.Resources.Proxypair = us[i]
 			}
 		}
+	}
+	if hc := HealthCost(); cfg.Only == nil || cfg.Only.MatchString(hc.ID()) {
+		rep.HealthCost = &HealthCostRow{ID: hc.ID(), Label: hc.Label(), Scenario: hc}
+		pp := proxypairDaemon{bin: cfg.Proxypair}
+		us := r.usage(ctx, hc.ID(), hc.Window, []pairSpec{
+			{name: "proxypair, tracking off", d: pp, st: setup{s: hc.Settings, haproxy: true}},
+			{name: "proxypair, tracking on", d: pp, st: setup{s: hc.Settings, haproxy: true, track: true}},
+		})
+		if ctx.Err() != nil {
+			rep.HealthCost = nil
+			rep.Interrupted = true
+			return rep, fmt.Errorf("bench: %w", context.Cause(ctx))
+		}
+		rep.HealthCost.Off, rep.HealthCost.On = us[0], us[1]
 	}
 	return rep, nil
 }
@@ -134,8 +161,8 @@ func (r *runner) logf(format string, args ...any) {
 }
 
 // newPair builds a pair and, the first time, records the daemon's version.
-func (r *runner) newPair(ctx context.Context, d daemon, s Settings) (*pair, error) {
-	p, err := newPair(d, s, func(format string, args ...any) { r.logf("  "+format, args...) })
+func (r *runner) newPair(ctx context.Context, d daemon, st setup) (*pair, error) {
+	p, err := newPair(d, st, r.cfg.Pplab, func(format string, args ...any) { r.logf("  "+format, args...) })
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +172,10 @@ func (r *runner) newPair(ctx context.Context, d daemon, s Settings) (*pair, erro
 	return p, nil
 }
 
-// series runs every trial of the rows with settings s for daemon d. A
-// trial that fails is recorded and the pair rebuilt from scratch; only
+// series runs every trial of the rows with setup st for daemon d. A trial
+// that fails is recorded and the pair rebuilt from scratch; only
 // cancellation stops the series.
-func (r *runner) series(ctx context.Context, d daemon, s Settings) error {
+func (r *runner) series(ctx context.Context, d daemon, st setup) error {
 	var p *pair
 	defer func() {
 		if p != nil {
@@ -159,7 +186,7 @@ func (r *runner) series(ctx context.Context, d daemon, s Settings) error {
 	}()
 	for i := range r.rep.Rows {
 		row := &r.rep.Rows[i]
-		if row.Scenario.Settings != s {
+		if setupOf(row.Scenario) != st {
 			continue
 		}
 		series := &row.Keepalived
@@ -172,7 +199,7 @@ func (r *runner) series(ctx context.Context, d daemon, s Settings) error {
 				err error
 			)
 			if p == nil {
-				p, err = r.newPair(ctx, d, s)
+				p, err = r.newPair(ctx, d, st)
 			}
 			if err == nil {
 				t, err = r.trial(ctx, p, row.Scenario, n)
@@ -190,6 +217,9 @@ func (r *runner) series(ctx context.Context, d daemon, s Settings) error {
 					}
 					p = nil
 				}
+			} else if t.NotMovedWithin > 0 {
+				r.logf("%s %s %d/%d: the VIP never moved within %v (outage %v when the probe stopped, %d/%d answered), advert→failure %v (+%v)",
+					row.ID, d.Name(), n, r.cfg.Trials, t.NotMovedWithin, t.Outage, t.Answered, t.Sent, t.PhaseDelay, t.FailureCall)
 			} else {
 				r.logf("%s %s %d/%d: outage %v (%d outage(s), %d/%d answered), VIP on b %v after the failure, advert→failure %v (+%v)",
 					row.ID, d.Name(), n, r.cfg.Trials, t.Outage, len(t.Outages), t.Answered, t.Sent, t.Takeover, t.PhaseDelay, t.FailureCall)
@@ -227,6 +257,12 @@ func (r *runner) trial(ctx context.Context, p *pair, sc Scenario, n int) (Trial,
 		return t, err
 	}
 	defer waitAdvert() // reaps it on every path; the error is checked below
+	if sc.Phase == PhaseSwept {
+		t.PhaseTarget = probe.Duration(SweepDelay(n, r.cfg.Trials, SweepPeriod(p.s)))
+		if err := sleep(ctx, time.Until(advertAt.Add(time.Duration(t.PhaseTarget)))); err != nil {
+			return t, err
+		}
+	}
 	failAt := time.Now()
 	if err := p.fail(sc.Failure); err != nil {
 		return t, err
@@ -240,21 +276,32 @@ func (r *runner) trial(ctx context.Context, p *pair, sc Scenario, n int) (Trial,
 		return t, err
 	}
 
-	within := 2*p.s.MasterDown() + 5*time.Second
+	within := sc.MoveWithin()
 	wctx, cancel := context.WithTimeout(ctx, within)
 	err = lab.Eventually(wctx, 5*time.Millisecond, func() (bool, string) {
 		return p.b.HasAddr(VIP.Addr()), "VIP not on b"
 	})
 	cancel()
-	if err != nil {
+	switch {
+	case ctx.Err() != nil:
+		return t, context.Cause(ctx)
+	case err != nil && sc.Failure == BackendLost:
+		// The daemon did not notice: a result, not a failed trial, as
+		// long as a still holds the VIP.
+		if !p.a.HasAddr(VIP.Addr()) {
+			return t, fmt.Errorf("the VIP is on neither a nor b %v after the failure", within)
+		}
+		t.NotMovedWithin = probe.Duration(within)
+	case err != nil:
 		return t, fmt.Errorf("b taking over within %v: %w", within, err)
-	}
-	t.Takeover = probe.Duration(time.Since(failAt))
-	if err := p.clientReaches(ctx, 5*time.Second); err != nil {
-		return t, err
-	}
-	if err := sleep(ctx, afterRecovery); err != nil {
-		return t, err
+	default:
+		t.Takeover = probe.Duration(time.Since(failAt))
+		if err := p.clientReaches(ctx, 5*time.Second, "b"); err != nil {
+			return t, err
+		}
+		if err := sleep(ctx, afterRecovery); err != nil {
+			return t, err
+		}
 	}
 	if err := pr.Stop(5 * time.Second); err != nil {
 		return t, fmt.Errorf("stopping the probe: %w\n%s", err, pr.Output())
@@ -264,8 +311,8 @@ func (r *runner) trial(ctx context.Context, p *pair, sc Scenario, n int) (Trial,
 		return t, err
 	}
 	t.Outage, t.Outages, t.Sent, t.Answered = res.Longest, res.Outages, res.Sent, res.Answered
-	if k := len(res.Outages); k > 0 && res.Outages[k-1].Ongoing {
-		return t, fmt.Errorf("the probe still had no answers when stopped, although a ping had been answered")
+	if k := len(res.Outages); k > 0 && res.Outages[k-1].Ongoing && t.NotMovedWithin == 0 {
+		return t, fmt.Errorf("the probe still had no answers when stopped, although the client had reached the VIP on b")
 	}
 	if len(res.Outages) != 1 {
 		t.Note = fmt.Sprintf("the probe saw %d outages, not 1; the longest counts", len(res.Outages))
@@ -316,6 +363,16 @@ func (p *pair) fail(f Failure) error {
 		return p.a.SetLink(false)
 	case GracefulStop:
 		return p.na.Process().Signal(syscall.SIGTERM)
+	case HAProxyKilled, BackendLost:
+		if p.pa == nil {
+			return fmt.Errorf("bench: failure %q needs HAProxy on the nodes", f)
+		}
+		// Signal, not Kill: Kill would also wait for the process to be
+		// reaped before the bench goes on timing.
+		if f == HAProxyKilled {
+			return p.pa.hp.Signal(syscall.SIGKILL)
+		}
+		return p.pa.server.Signal(syscall.SIGKILL)
 	}
 	return fmt.Errorf("bench: failure %q is not implemented", f)
 }
@@ -333,32 +390,61 @@ func (r *runner) restore(ctx context.Context, p *pair, sc Scenario, t *Trial) er
 		} else if code != 0 {
 			t.Note = strings.TrimPrefix(t.Note+"; ", "; ") + fmt.Sprintf("%s exited with status %d after SIGTERM", p.d.Name(), code)
 		}
-		n, err := p.d.Start(p.a, p.s, MasterPriority)
+		n, err := p.startDaemon(p.a, MasterPriority)
 		if err != nil {
 			return err
 		}
 		p.na = n
 		return ctx.Err()
+	case HAProxyKilled, BackendLost:
+		old := p.pa.server
+		if sc.Failure == HAProxyKilled {
+			old = p.pa.hp.Process
+		}
+		// SIGKILLed, so the status says so; only the exit matters.
+		if _, err := old.Wait(5 * time.Second); errors.Is(err, lab.ErrRunning) {
+			return fmt.Errorf("the killed process: %w", err)
+		}
+		start := p.pa.startServer
+		if sc.Failure == HAProxyKilled {
+			start = p.pa.startHAProxy
+		}
+		if err := start(); err != nil {
+			return err
+		}
+		restoredAt := time.Now()
+		if err := p.waitRoles(ctx, 2*p.s.MasterDown()+10*time.Second); err != nil {
+			return err
+		}
+		t.Restored = probe.Duration(time.Since(restoredAt))
+		return nil
 	}
 	return fmt.Errorf("bench: failure %q has no restore", sc.Failure)
 }
 
-// usage measures every daemon's pair at rs's settings in steady state,
-// all pairs over the same window (each in its own lab), so load from
-// elsewhere on the machine weighs on both daemons alike.
-func (r *runner) usage(ctx context.Context, rs ResourceScenario) []DaemonUsage {
-	out := make([]DaemonUsage, len(r.daemons))
+// pairSpec is one pair of a resource measurement.
+type pairSpec struct {
+	name string // for progress lines
+	d    daemon
+	st   setup
+}
+
+// usage measures the pairs of specs in steady state over window, all over
+// the same window (each in its own lab), so load from elsewhere on the
+// machine weighs on all alike. id names the row in progress lines.
+func (r *runner) usage(ctx context.Context, id string, window time.Duration, specs []pairSpec) []DaemonUsage {
+	out := make([]DaemonUsage, len(specs))
 	fail := func(i int, err error) {
-		r.logf("%s %s: FAILED: %v", rs.ID(), r.daemons[i].Name(), err)
+		r.logf("%s %s: FAILED: %v", id, specs[i].name, err)
 		out[i] = DaemonUsage{Error: err.Error()}
 	}
 	type sampled struct {
 		p      *pair
-		pids   [2][]int // master, backup
-		start  [2]uint64
+		pids   [3][]int // master, backup, master's HAProxy
+		start  [3]uint64
 		failed bool
 	}
-	ms := make([]sampled, len(r.daemons))
+	ms := make([]sampled, len(specs))
 	defer func() {
 		for _, m := range ms {
 			if m.p != nil {
@@ -368,8 +454,8 @@ func (r *runner) usage(ctx context.Context, rs ResourceScenario) []DaemonUsage {
 			}
 		}
 	}()
-	for i, d := range r.daemons {
-		p, err := r.newPair(ctx, d, rs.Settings)
+	for i, sp := range specs {
+		p, err := r.newPair(ctx, sp.d, sp.st)
 		if err != nil {
 			fail(i, err)
 			ms[i].failed = true
@@ -389,23 +475,29 @@ func (r *runner) usage(ctx context.Context, rs ResourceScenario) []DaemonUsage {
 	}
 	for i := range ms {
 		m := &ms[i]
-		for j, n := range []node{m.p.na, m.p.nb} {
-			if m.failed {
-				break
-			}
-			var err error
-			if m.pids[j], err = n.PIDs(); err == nil {
+		if m.failed {
+			continue
+		}
+		var err error
+		if m.pids[0], err = m.p.na.PIDs(); err == nil {
+			m.pids[1], err = m.p.nb.PIDs()
+		}
+		if err == nil && m.p.pa != nil {
+			m.pids[2] = []int{m.p.pa.hp.PID()}
+		}
+		for j := range m.pids {
+			if err == nil && m.pids[j] != nil {
 				m.start[j], err = sumTicks(m.pids[j])
 			}
-			if err != nil {
-				fail(i, err)
-				m.failed = true
-			}
+		}
+		if err != nil {
+			fail(i, err)
+			m.failed = true
 		}
 	}
-	r.logf("%s: measuring both pairs for %v", rs.ID(), rs.Window)
+	r.logf("%s: measuring %d pairs for %v", id, len(specs), window)
 	start := time.Now()
-	if err := sleep(ctx, rs.Window); err != nil {
+	if err := sleep(ctx, window); err != nil {
 		return out
 	}
 	wall := time.Since(start)
@@ -414,8 +506,11 @@ func (r *runner) usage(ctx context.Context, rs ResourceScenario) []DaemonUsage {
 		if m.failed {
 			continue
 		}
-		var got [2]*Usage
+		var got [3]*Usage
 		for j := range got {
+			if m.pids[j] == nil {
+				continue
+			}
 			u, err := usageOf(m.pids[j], m.start[j], wall)
 			if err != nil {
 				fail(i, err)
@@ -431,9 +526,9 @@ func (r *runner) usage(ctx context.Context, rs ResourceScenario) []DaemonUsage {
 			fail(i, fmt.Errorf("the roles changed during the window: %s", detail))
 			continue
 		}
-		r.logf("%s %s: master CPU %.2f%% RSS %s; backup CPU %.2f%% RSS %s", rs.ID(), r.daemons[i].Name(),
+		r.logf("%s %s: master CPU %.2f%% RSS %s; backup CPU %.2f%% RSS %s", id, specs[i].name,
 			got[0].CPUPercent, FormatMB(got[0].RSSBytes), got[1].CPUPercent, FormatMB(got[1].RSSBytes))
-		out[i] = DaemonUsage{Master: got[0], Backup: got[1]}
+		out[i] = DaemonUsage{Master: got[0], Backup: got[1], HAProxy: got[2]}
 	}
 	return out
 }
@@ -466,17 +561,6 @@ func sumTicks(pids []int) (uint64, error) {
 		sum += t
 	}
 	return sum, nil
-}
-
-// settingsOf lists the distinct settings of rows, in order.
-func settingsOf(rows []Scenario) []Settings {
-	var out []Settings
-	for _, sc := range rows {
-		if len(out) == 0 || out[len(out)-1] != sc.Settings {
-			out = append(out, sc.Settings)
-		}
-	}
-	return out
 }
 
 // waitOutput waits until p's log holds marker.

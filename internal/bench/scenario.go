@@ -2,7 +2,9 @@ package bench
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -37,6 +39,15 @@ const (
 	resourceSeconds = 30
 )
 
+// The lab's addresses.
+var (
+	VIP     = netip.MustParsePrefix("198.18.0.100/24")
+	AddrA   = netip.MustParsePrefix("198.18.0.1/24") // the master
+	AddrB   = netip.MustParsePrefix("198.18.0.2/24") // the backup
+	AddrC   = netip.MustParsePrefix("198.18.0.3/24") // the client
+	vipAddr = VIP.Addr().String()
+)
+
 // The settings of the rows.
 var (
 	SeedV2   = Settings{Version: 2, Interval: time.Second, AuthPass: seedPassword}
@@ -47,7 +58,9 @@ var (
 // Failure is how the master goes away in a trial, and how it comes back.
 type Failure string
 
-// The failures. Issue 4 adds HAProxy's death and its last backend's.
+// The failures: issue 3's take the VRRP daemon away; issue 4's take away
+// what it serves (HAProxy, or HAProxy's last backend server) while the
+// daemon runs on.
 const (
 	// HardFailure takes the master's eth1 down: the host drops off the
 	// network without a word. Restored by taking the link up again.
@@ -55,6 +68,13 @@ const (
 	// GracefulStop sends SIGTERM to the master's daemon: it says goodbye
 	// with a priority-0 advert. Restored by starting the daemon again.
 	GracefulStop Failure = "graceful"
+	// HAProxyKilled sends SIGKILL to the master's HAProxy. Restored by
+	// starting HAProxy again (same config, socket and pid file).
+	HAProxyKilled Failure = "haproxy-kill"
+	// BackendLost sends SIGKILL to the only server of the master's HAProxy
+	// backend (a separate process): HAProxy stays up and marks the server
+	// DOWN by its own check. Restored by starting the server again.
+	BackendLost Failure = "backend-lost"
 )
 
 // Label is the failure as the table shows it.
@@ -64,9 +84,17 @@ func (f Failure) Label() string {
 		return "hard failure (link down)"
 	case GracefulStop:
 		return "graceful stop (SIGTERM)"
+	case HAProxyKilled:
+		return "HAProxy killed (SIGKILL)"
+	case BackendLost:
+		return "last backend server lost"
 	}
 	return string(f)
 }
+
+// HAProxy reports whether the failure needs HAProxy on both nodes, tracked
+// by both daemons.
+func (f Failure) HAProxy() bool { return f == HAProxyKilled || f == BackendLost }
 
 // Probe is what the client measures the VIP with.
 type Probe string
@@ -77,15 +105,38 @@ const (
 	ProbeHTTP Probe = "http"
 )
 
+// Phase says when, relative to the master's adverts, a trial sets off
+// the failure.
+type Phase string
+
+const (
+	// PhaseAdvert fails the master right after one of its adverts reaches
+	// the client: both daemons' backups then wait the same time for the
+	// next advert that never comes.
+	PhaseAdvert Phase = "after-advert"
+	// PhaseSwept fails the master SweepDelay after one of its adverts:
+	// trial n of N at (n−½)/N of SweepPeriod, so the failures spread evenly
+	// over keepalived's vrrp_script cycle and both daemons see the same
+	// phases. proxypair's resign does not depend on the phase; keepalived's
+	// script path does, and pinning it to one phase would pick its best or
+	// worst case.
+	PhaseSwept Phase = "swept"
+)
+
 // Scenario is one row of the outage table.
 type Scenario struct {
 	Settings Settings `json:"settings"`
 	Failure  Failure  `json:"failure"`
 	Probe    Probe    `json:"probe"`
-	// MaxRatio is the target for proxypair's median over keepalived's.
-	MaxRatio float64 `json:"max_ratio"`
+	Phase    Phase    `json:"phase"`
+	// MaxRatio, if set, is the target for proxypair's median over
+	// keepalived's.
+	MaxRatio float64 `json:"max_ratio,omitempty"`
 	// MaxOutage, if set, is an absolute target for proxypair's median.
 	MaxOutage time.Duration `json:"max_outage_ns,omitempty"`
+	// MaxTakeover, if set, is a target for every proxypair trial's time
+	// from the failure to the VIP on b.
+	MaxTakeover time.Duration `json:"max_takeover_ns,omitempty"`
 }
 
 // ID names the row for --only and the JSON: "v2-1s/hard".
@@ -94,20 +145,97 @@ func (s Scenario) ID() string { return s.Settings.ID() + "/" + string(s.Failure)
 // Label is the row's first column: "v2 1s   hard failure (link down)".
 func (s Scenario) Label() string { return fmt.Sprintf("%-8s%s", s.Settings.Name(), s.Failure.Label()) }
 
-// Scenarios are issue 3's rows: each setting with a hard failure and a
-// graceful stop, pinged every 10 ms.
+// MoveWithin is how long a trial waits for the VIP on b after the failure.
+// For BackendLost, which keepalived's `kill -0` never notices, not moving
+// within it is a result ("never moved"), not an error: it is longer than
+// keepalived would need had its script noticed (one script cycle, then a
+// full Master_Down at the lowered priority), plus 2 s.
+func (s Scenario) MoveWithin() time.Duration {
+	if s.Failure == BackendLost {
+		return time.Duration(ScriptFall)*ScriptInterval + s.Settings.MasterDown() + 2*time.Second
+	}
+	return 2*s.Settings.MasterDown() + 5*time.Second
+}
+
+// Scenarios are issue 3's rows (each setting with a hard failure and a
+// graceful stop, pinged every 10 ms), then issue 4's (HAProxy killed and
+// its last backend server lost, with HAProxy on both nodes, GET every
+// 10 ms).
 func Scenarios() []Scenario {
 	var out []Scenario
 	for _, s := range []Settings{SeedV2, V3Fast, V3Faster} {
 		for _, f := range []Failure{HardFailure, GracefulStop} {
-			sc := Scenario{Settings: s, Failure: f, Probe: ProbeICMP, MaxRatio: 1.0}
+			sc := Scenario{Settings: s, Failure: f, Probe: ProbeICMP, Phase: PhaseAdvert, MaxRatio: 1.0}
 			if s == V3Faster && f == HardFailure {
 				sc.MaxOutage = 50 * time.Millisecond
 			}
 			out = append(out, sc)
 		}
 	}
+	for _, s := range []Settings{SeedV2, V3Fast} {
+		kill := Scenario{Settings: s, Failure: HAProxyKilled, Probe: ProbeHTTP, Phase: PhaseSwept}
+		if s == SeedV2 {
+			kill.MaxRatio = 0.25
+		} else {
+			kill.MaxOutage = 150 * time.Millisecond
+		}
+		lost := Scenario{Settings: s, Failure: BackendLost, Probe: ProbeHTTP, Phase: PhaseSwept,
+			MaxTakeover: BackendCheck.DownTime() + time.Second}
+		out = append(out, kill, lost)
+	}
 	return out
+}
+
+// HTTP reports whether the row belongs to the HAProxy table.
+func (s Scenario) HTTP() bool { return s.Probe == ProbeHTTP }
+
+// The keepalived pair's vrrp_script in the HAProxy rows: the usual
+// `kill -0 $(cat haproxy.pid)`, issue 4's baseline.
+const (
+	ScriptInterval = time.Second
+	ScriptFall     = 1
+	ScriptRise     = 1
+	ScriptWeight   = -150
+)
+
+// The proxypair pair's health tracking in the HAProxy rows: proxypair's
+// defaults, written out so the numbers say what they measured.
+const (
+	HealthInterval = 200 * time.Millisecond
+	HealthFall     = 1
+	HealthRise     = 2
+	HealthWeight   = -254
+)
+
+// CheckTiming is HAProxy's health check of a backend server.
+type CheckTiming struct {
+	Inter time.Duration // "inter" (also fastinter and downinter in the lab)
+	Fall  int           // consecutive failed checks before DOWN
+}
+
+// DownTime is HAProxy's own check time: how long after a server dies
+// HAProxy marks it DOWN at the latest (fall × inter; a dead server's
+// checks fail at once, with a refused connection).
+func (c CheckTiming) DownTime() time.Duration { return time.Duration(c.Fall) * c.Inter }
+
+// BackendCheck is the lab HAProxy's server check (internal/lab renders
+// "inter 100ms ... fall 2"; TestHAProxyExternalServer reads it back).
+var BackendCheck = CheckTiming{Inter: 100 * time.Millisecond, Fall: 2}
+
+// SweepPeriod is the span PhaseSwept spreads the failures over: the
+// longer of the advert interval and keepalived's script interval (1 s for
+// every HAProxy row).
+func SweepPeriod(s Settings) time.Duration { return max(s.Interval, ScriptInterval) }
+
+// SweepDelay is how long after the master's advert trial n (1-based) of
+// trials sets off the failure: (n−½)/trials of period. Trials beyond
+// trials wrap around.
+func SweepDelay(n, trials int, period time.Duration) time.Duration {
+	if trials < 1 || n < 1 || period <= 0 {
+		return 0
+	}
+	k := (n - 1) % trials
+	return period * time.Duration(2*k+1) / time.Duration(2*trials)
 }
 
 // ResourceScenario is the steady-state cost row: both daemons of a pair
@@ -131,6 +259,56 @@ func (r ResourceScenario) Label() string {
 // of one core and 20 MB.
 func Resources() ResourceScenario {
 	return ResourceScenario{Settings: V3Faster, Window: resourceSeconds * time.Second, MaxCPU: 2, MaxRSS: 20_000_000}
+}
+
+// HealthCostScenario is the cost of health checking itself: two
+// proxypair pairs at Settings, each with HAProxy on both nodes, one
+// tracking it and one not, measured over the same Window.
+type HealthCostScenario struct {
+	Settings Settings      `json:"settings"`
+	Window   time.Duration `json:"window_ns"`
+	MaxCPU   float64       `json:"max_cpu_percent"` // tracking on − off, % of one core
+}
+
+// ID names the row for --only: "health-cost/v2-1s".
+func (h HealthCostScenario) ID() string { return "health-cost/" + h.Settings.ID() }
+
+// Label is the row's first column: "health checking at v2 1s, 30 s".
+func (h HealthCostScenario) Label() string {
+	return fmt.Sprintf("health checking at %s, %v s", h.Settings.Name(), h.Window.Seconds())
+}
+
+// HealthCost is issue 4's resource line: proxypair's master at the seed's
+// settings, health tracking on vs off at its default interval; target 1%
+// of one core.
+func HealthCost() HealthCostScenario {
+	return HealthCostScenario{Settings: SeedV2, Window: resourceSeconds * time.Second, MaxCPU: 1}
+}
+
+// setup is what a pair runs besides the daemons.
+type setup struct {
+	s       Settings
+	haproxy bool // HAProxy on a and b, each with its backend server a separate process
+	track   bool // the daemons track HAProxy (needs haproxy)
+}
+
+// setupOf is the setup a row needs: the HAProxy rows track HAProxy, the
+// others run the daemons alone.
+func setupOf(sc Scenario) setup {
+	tracked := sc.Failure.HAProxy()
+	return setup{s: sc.Settings, haproxy: tracked, track: tracked}
+}
+
+// setupsOf lists the distinct setups of rows, in the order they first
+// appear.
+func setupsOf(rows []Scenario) []setup {
+	var out []setup
+	for _, sc := range rows {
+		if st := setupOf(sc); !slices.Contains(out, st) {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // Select keeps the scenarios whose ID matches re (all when re is nil).

@@ -12,14 +12,9 @@ func TestScenarios(t *testing.T) {
 	for _, s := range Scenarios() {
 		ids = append(ids, s.ID())
 		labels = append(labels, s.Label())
-		if s.Probe != ProbeICMP || s.MaxRatio != 1.0 {
-			t.Errorf("%s: probe %q, max ratio %v; want icmp and 1.0", s.ID(), s.Probe, s.MaxRatio)
-		}
-		if want := s.ID() == "v3-10ms/hard"; (s.MaxOutage == 50*time.Millisecond) != want {
-			t.Errorf("%s: max outage %v", s.ID(), s.MaxOutage)
-		}
 	}
-	wantIDs := []string{"v2-1s/hard", "v2-1s/graceful", "v3-50ms/hard", "v3-50ms/graceful", "v3-10ms/hard", "v3-10ms/graceful"}
+	wantIDs := []string{"v2-1s/hard", "v2-1s/graceful", "v3-50ms/hard", "v3-50ms/graceful", "v3-10ms/hard", "v3-10ms/graceful",
+		"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost"}
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("IDs %q, want %q", ids, wantIDs)
 	}
@@ -30,12 +25,53 @@ func TestScenarios(t *testing.T) {
 		"v3 50ms graceful stop (SIGTERM)",
 		"v3 10ms hard failure (link down)",
 		"v3 10ms graceful stop (SIGTERM)",
+		"v2 1s   HAProxy killed (SIGKILL)",
+		"v2 1s   last backend server lost",
+		"v3 50ms HAProxy killed (SIGKILL)",
+		"v3 50ms last backend server lost",
 	}
 	if !slices.Equal(labels, wantLabels) {
 		t.Errorf("labels %q, want %q", labels, wantLabels)
 	}
 	if r := Resources(); r.ID() != "resources/v3-10ms" || r.Label() != "resources at v3 10ms, 30 s" {
 		t.Errorf("resource row %q, %q", r.ID(), r.Label())
+	}
+	if h := HealthCost(); h.ID() != "health-cost/v2-1s" || h.Label() != "health checking at v2 1s, 30 s" || h.Settings != SeedV2 || h.MaxCPU != 1 {
+		t.Errorf("health cost row %q, %q, %+v", h.ID(), h.Label(), h)
+	}
+}
+
+// TestScenarioTargets: each row carries its issue's targets, probe and
+// phase mode.
+func TestScenarioTargets(t *testing.T) {
+	type targets struct {
+		Probe       Probe
+		Phase       Phase
+		MaxRatio    float64
+		MaxOutage   time.Duration
+		MaxTakeover time.Duration
+	}
+	ping := targets{Probe: ProbeICMP, Phase: PhaseAdvert, MaxRatio: 1.0}
+	want := map[string]targets{
+		"v2-1s/hard":           ping,
+		"v2-1s/graceful":       ping,
+		"v3-50ms/hard":         ping,
+		"v3-50ms/graceful":     ping,
+		"v3-10ms/hard":         {Probe: ProbeICMP, Phase: PhaseAdvert, MaxRatio: 1.0, MaxOutage: 50 * time.Millisecond},
+		"v3-10ms/graceful":     ping,
+		"v2-1s/haproxy-kill":   {Probe: ProbeHTTP, Phase: PhaseSwept, MaxRatio: 0.25},
+		"v2-1s/backend-lost":   {Probe: ProbeHTTP, Phase: PhaseSwept, MaxTakeover: 1200 * time.Millisecond},
+		"v3-50ms/haproxy-kill": {Probe: ProbeHTTP, Phase: PhaseSwept, MaxOutage: 150 * time.Millisecond},
+		"v3-50ms/backend-lost": {Probe: ProbeHTTP, Phase: PhaseSwept, MaxTakeover: 1200 * time.Millisecond},
+	}
+	for _, s := range Scenarios() {
+		got := targets{s.Probe, s.Phase, s.MaxRatio, s.MaxOutage, s.MaxTakeover}
+		if got != want[s.ID()] {
+			t.Errorf("%s: %+v, want %+v", s.ID(), got, want[s.ID()])
+		}
+		if s.HTTP() != s.Failure.HAProxy() {
+			t.Errorf("%s: HTTP %t but HAProxy failure %t", s.ID(), s.HTTP(), s.Failure.HAProxy())
+		}
 	}
 }
 
@@ -45,9 +81,11 @@ func TestSelect(t *testing.T) {
 		re   string
 		want []string
 	}{
-		{"", []string{"v2-1s/hard", "v2-1s/graceful", "v3-50ms/hard", "v3-50ms/graceful", "v3-10ms/hard", "v3-10ms/graceful"}},
+		{"", []string{"v2-1s/hard", "v2-1s/graceful", "v3-50ms/hard", "v3-50ms/graceful", "v3-10ms/hard", "v3-10ms/graceful",
+			"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost"}},
 		{"v3-10ms", []string{"v3-10ms/hard", "v3-10ms/graceful"}},
 		{"/hard$", []string{"v2-1s/hard", "v3-50ms/hard", "v3-10ms/hard"}},
+		{"haproxy-kill|backend-lost", []string{"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost"}},
 		{"^resources", nil},
 	} {
 		var re *regexp.Regexp
@@ -61,6 +99,78 @@ func TestSelect(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("Select(%q) = %q, want %q", tc.re, got, tc.want)
 		}
+	}
+}
+
+// TestSetupsOf: the ping rows share one untracked pair per settings, the
+// HAProxy rows one tracked pair per settings, in order of appearance.
+func TestSetupsOf(t *testing.T) {
+	got := setupsOf(Scenarios())
+	want := []setup{
+		{s: SeedV2}, {s: V3Fast}, {s: V3Faster},
+		{s: SeedV2, haproxy: true, track: true}, {s: V3Fast, haproxy: true, track: true},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("setupsOf = %+v, want %+v", got, want)
+	}
+	// Rows out of order still give each setup once.
+	sc := Scenarios()
+	mixed := []Scenario{sc[6], sc[0], sc[7], sc[1]}
+	if got, want := setupsOf(mixed), []setup{{s: SeedV2, haproxy: true, track: true}, {s: SeedV2}}; !slices.Equal(got, want) {
+		t.Errorf("setupsOf(mixed) = %+v, want %+v", got, want)
+	}
+}
+
+func TestSweepDelay(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		n, trials int
+		period    time.Duration
+		want      time.Duration
+	}{
+		{1, 5, time.Second, 100 * ms},
+		{3, 5, time.Second, 500 * ms},
+		{5, 5, time.Second, 900 * ms},
+		{6, 5, time.Second, 100 * ms}, // wraps around
+		{1, 1, time.Second, 500 * ms},
+		{2, 2, 50 * ms, 37500 * time.Microsecond},
+		{0, 5, time.Second, 0},
+		{1, 0, time.Second, 0},
+		{1, 5, 0, 0},
+	} {
+		if got := SweepDelay(tc.n, tc.trials, tc.period); got != tc.want {
+			t.Errorf("SweepDelay(%d, %d, %v) = %v, want %v", tc.n, tc.trials, tc.period, got, tc.want)
+		}
+	}
+	// The sweep covers keepalived's script cycle at every setting.
+	for _, s := range []Settings{SeedV2, V3Fast} {
+		if got := SweepPeriod(s); got != time.Second {
+			t.Errorf("SweepPeriod(%s) = %v, want 1s", s.Name(), got)
+		}
+	}
+	if got := SweepPeriod(Settings{Version: 2, Interval: 3 * time.Second}); got != 3*time.Second {
+		t.Errorf("SweepPeriod(v2 3s) = %v, want 3s", got)
+	}
+}
+
+func TestMoveWithin(t *testing.T) {
+	for _, tc := range []struct {
+		sc   Scenario
+		want time.Duration
+	}{
+		// 2 × Master_Down + 5 s
+		{Scenario{Settings: SeedV2, Failure: HardFailure}, 2*SeedV2.MasterDown() + 5*time.Second},
+		{Scenario{Settings: SeedV2, Failure: HAProxyKilled}, 2*SeedV2.MasterDown() + 5*time.Second},
+		// script 1 s × fall 1 + Master_Down + 2 s
+		{Scenario{Settings: SeedV2, Failure: BackendLost}, 6609375 * time.Microsecond},
+		{Scenario{Settings: V3Fast, Failure: BackendLost}, 3*time.Second + V3Fast.MasterDown()},
+	} {
+		if got := tc.sc.MoveWithin(); got != tc.want {
+			t.Errorf("%s: MoveWithin = %v, want %v", tc.sc.ID(), got, tc.want)
+		}
+	}
+	if got := BackendCheck.DownTime(); got != 200*time.Millisecond {
+		t.Errorf("BackendCheck.DownTime = %v, want fall 2 × inter 100ms", got)
 	}
 }
 

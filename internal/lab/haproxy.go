@@ -38,6 +38,11 @@ type HAProxyConfig struct {
 	Servers       int           // backend servers; 0 means 1
 	BasePort      int           // server i listens on 127.0.0.1:BasePort+i-1; 0 means 8081
 	CheckInterval time.Duration // server health check "inter"; 0 means 100ms
+	// ExternalServers leaves the servers' application to other processes
+	// listening on 127.0.0.1:BasePort+i-1 (e.g. `pplab serve`): no srv_sN
+	// frontends are rendered, so a server goes DOWN when its process dies
+	// while every frontend of this HAProxy stays OPEN.
+	ExternalServers bool
 }
 
 // HAProxy is a running HAProxy (foreground, -db).
@@ -114,7 +119,7 @@ func (c HAProxyConfig) render(hostname, socket string) string {
 	for i := 1; i <= c.Servers; i++ {
 		w("    server %s 127.0.0.1:%d", HAProxyServer(i), c.BasePort+i-1)
 	}
-	for i := 1; i <= c.Servers; i++ {
+	for i := 1; i <= c.Servers && !c.ExternalServers; i++ {
 		w("")
 		w("frontend %s", HAProxyServerFrontend(i))
 		w("    bind 127.0.0.1:%d", c.BasePort+i-1)

@@ -27,7 +27,7 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Failover outages and daemon cost, proxypair vs keepalived, in network namespaces (needs root)",
+		Short: "Failover outages (VRRP and HAProxy failures) and daemon cost, proxypair vs keepalived, in network namespaces (needs root)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := benchConfig(trials, only, bin)
@@ -61,7 +61,7 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.IntVar(&trials, "trials", 5, "trials per row and daemon")
 	f.StringVar(&jsonPath, "json", "", "also write every trial's numbers to this file as JSON")
-	f.StringVar(&only, "only", "", `run only the rows whose ID matches this regexp (IDs: "v2-1s/hard", "v3-10ms/graceful", "resources/v3-10ms")`)
+	f.StringVar(&only, "only", "", `run only the rows whose ID matches this regexp (IDs: "v2-1s/hard", "v3-10ms/graceful", "v2-1s/haproxy-kill", "v3-50ms/backend-lost", "resources/v3-10ms", "health-cost/v2-1s")`)
 	f.StringVar(&bin, "proxypair", "bin/proxypair", "the proxypair binary to measure")
 	return cmd
 }
@@ -106,11 +106,16 @@ func failedTrials(rep *bench.Report) int {
 			}
 		}
 	}
+	var usages []bench.DaemonUsage
 	if r := rep.Resources; r != nil {
-		for _, u := range []bench.DaemonUsage{r.Keepalived, r.Proxypair} {
-			if u.Error != "" {
-				n++
-			}
+		usages = append(usages, r.Keepalived, r.Proxypair)
+	}
+	if h := rep.HealthCost; h != nil {
+		usages = append(usages, h.Off, h.On)
+	}
+	for _, u := range usages {
+		if u.Error != "" {
+			n++
 		}
 	}
 	return n

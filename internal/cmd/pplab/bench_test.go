@@ -137,3 +137,23 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestFailedTrials: failed trials and failed resource measurements make
+// the bench exit non-zero; a VIP that never moved (keepalived with the last
+// backend lost) is a result, not a failure.
+func TestFailedTrials(t *testing.T) {
+	rep := &bench.Report{
+		Rows: []bench.Row{
+			{Keepalived: bench.Series{Trials: []bench.Trial{{N: 1, NotMovedWithin: 1}, {N: 2, Error: "settling"}}},
+				Proxypair: bench.Series{Trials: []bench.Trial{{N: 1}, {N: 2, Error: "b taking over"}}}},
+		},
+		Resources:  &bench.ResourceRow{Keepalived: bench.DaemonUsage{Error: "settling"}},
+		HealthCost: &bench.HealthCostRow{On: bench.DaemonUsage{Error: "settling"}, Off: bench.DaemonUsage{Master: &bench.Usage{}}},
+	}
+	if got := failedTrials(rep); got != 4 {
+		t.Errorf("failedTrials = %d, want 4 (two trials, one resource pair, one health-cost pair)", got)
+	}
+	if got := failedTrials(&bench.Report{Rows: []bench.Row{{Keepalived: bench.Series{Trials: []bench.Trial{{N: 1, NotMovedWithin: 1}}}}}}); got != 0 {
+		t.Errorf("failedTrials with only a VIP that never moved = %d, want 0", got)
+	}
+}

@@ -60,6 +60,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newProbeCmd(stdout, stderr), newAdvertCmd(), newBenchCmd(stdout, stderr), newWaitAdvertCmd(),
 		newDemoCmd(stdout))
+	root.AddCommand(newServeCmd(stderr))
 	return root
 }
 
