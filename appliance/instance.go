@@ -467,13 +467,63 @@ func (in *instance) reconfigure(now time.Time, cfg config.VRRP) {
 
 // shutdown is the graceful stop: a priority-0 advert if Master, then no VIP
 // left behind whatever state we were in.
+//
+// A master keeps serving the VIPs until a peer has taken over (make before
+// break): it drops them when it hears the new master's advert, or after
+// handOverWait if nobody takes over. keepalived drops them at once, so its
+// clients lose Skew_Time (0.6 s at the seed's timers) on every planned
+// stop; ours lose nothing.
 func (in *instance) shutdown() {
-	in.step(time.Now(), fsm.Shutdown{})
+	now := time.Now()
+	wasMaster := in.r.State() == fsm.Master
+	maxWait := in.handOverWait()
+	for _, a := range in.r.Step(now, fsm.Shutdown{}) {
+		if _, ok := a.(fsm.DelVIPs); ok && wasMaster {
+			continue // below, once a peer has taken over
+		}
+		in.do(now, a)
+	}
 	in.quiet()
+	if wasMaster {
+		in.awaitTakeover(maxWait)
+	}
 	if err := in.vips.Delete(in.cfg.VirtualIPs); err != nil {
 		in.log.Error("removing VIPs at shutdown", "err", err)
 	}
 	in.conn.Close()
+}
+
+// handOverWait bounds how long a stopping master keeps its VIPs for a peer
+// to take over: a backup takes over Skew_Time after our priority-0 advert,
+// and Skew_Time is under one advert interval (v3) or one second (v2).
+func (in *instance) handOverWait() time.Duration {
+	skewMax := time.Second
+	if in.cfg.Version == 3 {
+		skewMax = in.r.MasterAdverInterval()
+	}
+	return skewMax + 100*time.Millisecond
+}
+
+// awaitTakeover reads packets until a valid advert with a non-zero priority
+// arrives from a peer (the new master) or maxWait passes.
+func (in *instance) awaitTakeover(maxWait time.Duration) {
+	deadline := time.NewTimer(maxWait)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-deadline.C:
+			in.log.Info("no peer took over; dropping the VIPs", "waited", maxWait)
+			return
+		case p := <-in.packets:
+			if p.Src == in.src || (in.peers != nil && !slices.Contains(in.peers, p.Src)) {
+				continue
+			}
+			if rcv, reason := vrrp.Validate(p.Packet, in.expect); reason == vrrp.DropNone && rcv.Priority > 0 {
+				in.log.Info("peer took over; dropping the VIPs", "master", p.Src)
+				return
+			}
+		}
+	}
 }
 
 // snapshot is the instance's part of the status document.

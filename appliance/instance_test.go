@@ -605,3 +605,40 @@ func TestStopDuringFlood(t *testing.T) {
 		n.stopAndWait(t) // synctest reports a deadlock if this never returns
 	})
 }
+
+// TestGracefulStopMakeBeforeBreak: a stopping master keeps the VIP until the
+// peer has taken over, then drops it; alone, it drops it after the wait.
+func TestGracefulStopMakeBeforeBreak(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
+		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+
+		a.stop()
+		synctest.Wait()
+		if a.vips.String() != "eth1 198.18.0.100/24" || b.state(t) != "BACKUP" {
+			t.Fatalf("right after the priority-0 advert: a %q, b %s; want a still serving", a.vips, b.state(t))
+		}
+		time.Sleep(609375 * time.Microsecond) // b's Skew_Time
+		synctest.Wait()
+		if b.state(t) != "MASTER" || a.vips.String() != "eth1 " {
+			t.Fatalf("after b's takeover: b %s, a %q; want a's VIP gone", b.state(t), a.vips)
+		}
+		if err := <-a.done; err != nil {
+			t.Fatal(err)
+		}
+		a.done <- nil
+
+		// b is alone now: it waits for a taker, then drops the VIP anyway.
+		start := time.Now()
+		b.stopAndWait(t)
+		if waited := time.Since(start); waited != 1100*time.Millisecond {
+			t.Errorf("alone, b kept the VIP %v, want handOverWait (1.1 s at v2)", waited)
+		}
+		if b.vips.String() != "eth1 " {
+			t.Errorf("b's VIP after stopping alone: %q", b.vips)
+		}
+	})
+}

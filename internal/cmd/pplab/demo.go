@@ -142,7 +142,7 @@ func (d *demo) run(ctx context.Context) error {
 		func() error { return d.a.SetLink(true) }, d.a, 15*time.Second); err != nil {
 		return err
 	}
-	if err := d.expect(ctx, "a stops gracefully (SIGTERM): one priority-0 advert, so b takes over after Skew (0.6 s)",
+	if err := d.expect(ctx, "a stops gracefully (SIGTERM): a priority-0 advert, b takes over after Skew (0.6 s), and a keeps serving the VIP until then",
 		func() error { return a.Stop(10 * time.Second) }, d.b, 10*time.Second); err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (d *demo) run(ctx context.Context) error {
 		}, d.a, 10*time.Second); err != nil {
 		return err
 	}
-	if err := d.expect(ctx, "a stops gracefully: keepalived takes over from proxypair",
+	if err := d.expect(ctx, "a stops gracefully: keepalived takes over from proxypair, with no gap",
 		func() error { return a.Stop(10 * time.Second) }, d.b, 10*time.Second); err != nil {
 		return err
 	}
