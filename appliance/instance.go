@@ -346,9 +346,15 @@ func (in *instance) do(now time.Time, a fsm.Action) {
 		// lower-priority master (split brain healing): both times the
 		// network must learn that the VIPs are here.
 		in.quiet()
+		first := in.cfg.GARP.Repeat > 0
+		if first {
+			// The first ARP now, before the loop logs and notifies:
+			// clients keep sending to the old MAC until they get it.
+			announceNow(in.arp, in.expect.Addresses, in.log)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		in.stopAnnounce = cancel
-		go announce(ctx, in.arp, in.expect.Addresses, in.cfg.GARP, in.log)
+		go announce(ctx, in.arp, in.expect.Addresses, in.cfg.GARP, first, in.log)
 		in.claim(now)
 	case fsm.StateChanged:
 		in.changed(now, a)

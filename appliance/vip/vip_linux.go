@@ -20,8 +20,15 @@ type Manager struct {
 
 // New returns a Manager for the named interface in the process's network
 // namespace. The interface is looked up on every call, so a link that is
-// re-created keeps working.
-func New(ifname string) *Manager { return &Manager{ifname: ifname, nl: &netlink.Handle{}} }
+// re-created keeps working. It keeps one netlink socket open, so taking over
+// costs no socket set-up; a Manager is for one goroutine at a time.
+func New(ifname string) *Manager {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		h = &netlink.Handle{} // a socket per request: slower, same result
+	}
+	return &Manager{ifname: ifname, nl: h}
+}
 
 // NewAt is New for another network namespace, through a handle opened there.
 func NewAt(ifname string, h *netlink.Handle) *Manager { return &Manager{ifname: ifname, nl: h} }
