@@ -3,7 +3,9 @@ package appliance
 import (
 	"encoding/binary"
 	"os"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,9 +15,14 @@ import (
 // 10 ms adverts that is a tenth of the interval, and it delays every
 // Skew_Time takeover. A timerfd wakes the poller on time, to the
 // microsecond, as keepalived's timers do.
+//
+// Its system calls are raw (RawSyscall), like netio's: a plain
+// syscall.Syscall wakes the runtime's monitor thread from its idle sleep,
+// twice a tick at 10 ms adverts. timerfd calls never block.
 type fdTimer struct {
 	fd   int
 	f    *os.File
+	rc   syscall.RawConn
 	c    chan time.Time
 	done chan struct{}
 }
@@ -25,7 +32,13 @@ func newFDTimer() (timer, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("timerfd_create", err)
 	}
-	t := &fdTimer{fd: fd, f: os.NewFile(uintptr(fd), "timerfd"), c: make(chan time.Time, 1), done: make(chan struct{})}
+	f := os.NewFile(uintptr(fd), "timerfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	t := &fdTimer{fd: fd, f: f, rc: rc, c: make(chan time.Time, 1), done: make(chan struct{})}
 	go t.wait()
 	return t, nil
 }
@@ -36,10 +49,18 @@ func (t *fdTimer) wait() {
 	defer close(t.done)
 	var b [8]byte
 	for {
-		if _, err := t.f.Read(b[:]); err != nil {
+		var errno syscall.Errno
+		err := t.rc.Read(func(fd uintptr) bool {
+			_, _, errno = syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			return errno != unix.EAGAIN && errno != unix.EINTR
+		})
+		if err != nil {
 			return // closed
 		}
-		if binary.NativeEndian.Uint64(b[:]) == 0 {
+		if errno != 0 || binary.NativeEndian.Uint64(b[:]) == 0 {
+			// No expirations, or an error a timerfd without
+			// TFD_TIMER_CANCEL_ON_SET does not give (after Close, the
+			// next Read reports the closed file).
 			continue
 		}
 		select {
@@ -62,7 +83,8 @@ func (t *fdTimer) Stop() { t.set(unix.Timespec{}) }
 
 func (t *fdTimer) set(v unix.Timespec) {
 	// Settime can only fail on a bad fd or value, neither of which we pass.
-	_ = unix.TimerfdSettime(t.fd, 0, &unix.ItimerSpec{Value: v}, nil)
+	spec := unix.ItimerSpec{Value: v}
+	syscall.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(t.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
 }
 
 func (t *fdTimer) Close() {
