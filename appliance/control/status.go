@@ -145,7 +145,7 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 		if len(in.Transitions) > 0 {
 			fmt.Fprintf(w, "  transitions (newest last):\n")
 			for _, t := range in.Transitions {
-				fmt.Fprintf(w, "    %s  %s → %s (%s)\n", t.At.Format(time.RFC3339Nano), t.From, t.To, t.Reason)
+				fmt.Fprintf(w, "    %s  %s → %s (%s)\n", t.At.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), t.From, t.To, t.Reason)
 			}
 		}
 	}
