@@ -390,6 +390,17 @@ func lanConfig(version int, iv time.Duration, prio uint8, addr string) Config {
 	return Config{Version: version, Priority: prio, AdvertInterval: iv, Preempt: true, Addr: netip.MustParseAddr(addr)}
 }
 
+// startedPair is the usual two-router LAN: A (priority 200, 198.18.0.1) and
+// B (priority 100, 198.18.0.2), both started at time 0.
+func startedPair(t *testing.T, tm timing) (*lan, *node, *node) {
+	l := newLAN(t, tm.latency)
+	a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+	b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
+	l.at(0, a, Startup{})
+	l.at(0, b, Startup{})
+	return l, a, b
+}
+
 // timing is one flavour of timers the LAN scenarios run under.
 type timing struct {
 	name    string
@@ -588,11 +599,7 @@ func TestLANSplitBrainHeals(t *testing.T) {
 			// comes first and A answers it at once (heal).
 			name := fmt.Sprintf("%s/restore+%v", tm.name, restoreOffset)
 			t.Run(name, func(t *testing.T) {
-				l := newLAN(t, tm.latency)
-				a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
-				b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
-				l.at(0, a, Startup{})
-				l.at(0, b, Startup{})
+				l, a, b := startedPair(t, tm)
 				l.run(10 * tm.iv)
 				l.wantMaster(a)
 
@@ -637,11 +644,7 @@ func TestLANSplitBrainHeals(t *testing.T) {
 func TestLANGracefulShutdownHandsOverAfterSkew(t *testing.T) {
 	for _, tm := range timings {
 		t.Run(tm.name, func(t *testing.T) {
-			l := newLAN(t, tm.latency)
-			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
-			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
-			l.at(0, a, Startup{})
-			l.at(0, b, Startup{})
+			l, a, b := startedPair(t, tm)
 			l.atMostOneMaster()
 			stop := 20 * tm.iv
 			l.at(stop, a, Shutdown{})
@@ -668,11 +671,7 @@ func TestLANGracefulShutdownHandsOverAfterSkew(t *testing.T) {
 func TestLANResign(t *testing.T) {
 	for _, tm := range timings {
 		t.Run("moves mastership to a healthy lower-priority peer, no flap/"+tm.name, func(t *testing.T) {
-			l := newLAN(t, tm.latency)
-			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
-			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
-			l.at(0, a, Startup{})
-			l.at(0, b, Startup{})
+			l, a, b := startedPair(t, tm)
 			l.atMostOneMaster()
 			resign := 20 * tm.iv
 			l.at(resign, a, Resign{Reason: "haproxy down"})
@@ -719,11 +718,7 @@ func TestLANResign(t *testing.T) {
 				ch(resign+tm.down(200), Backup, Master, ReasonMasterDown))
 		})
 		t.Run("both resigned leaves exactly one master/"+tm.name, func(t *testing.T) {
-			l := newLAN(t, tm.latency)
-			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
-			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
-			l.at(0, a, Startup{})
-			l.at(0, b, Startup{})
+			l, a, b := startedPair(t, tm)
 			l.atMostOneMaster()
 			l.at(20*tm.iv, a, Resign{})
 			l.at(40*tm.iv, b, Resign{})
@@ -738,11 +733,7 @@ func TestLANResign(t *testing.T) {
 			}
 		})
 		t.Run("both resign at once leaves exactly one master/"+tm.name, func(t *testing.T) {
-			l := newLAN(t, tm.latency)
-			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
-			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
-			l.at(0, a, Startup{})
-			l.at(0, b, Startup{})
+			l, a, b := startedPair(t, tm)
 			l.atMostOneMaster()
 			l.at(20*tm.iv, b, Resign{})
 			l.at(20*tm.iv, a, Resign{})
@@ -757,11 +748,7 @@ func TestLANResign(t *testing.T) {
 func TestLANLinkFailure(t *testing.T) {
 	for _, tm := range timings {
 		t.Run(tm.name, func(t *testing.T) {
-			l := newLAN(t, tm.latency)
-			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
-			b := l.add("B", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
-			l.at(0, a, Startup{})
-			l.at(0, b, Startup{})
+			l, a, b := startedPair(t, tm)
 			l.atMostOneMaster()
 			down := 20*tm.iv + tm.iv/2
 			l.do(down, func() { l.cut(a) })
