@@ -53,6 +53,17 @@ func startNode(t *testing.T, l *lan, addr string, cfg config.VRRP) *testNode {
 	return startNodeWith(t, l, addr, cfg, nil)
 }
 
+// electedPair starts the seed's pair on a fake LAN, a (priority 200) and b
+// (100), and lets 10 s of bubble time pass: a is master by then.
+func electedPair(t *testing.T) (a, b *testNode) {
+	l := &lan{}
+	a = startNode(t, l, "198.18.0.1", seedVRRP(200))
+	b = startNode(t, l, "198.18.0.2", seedVRRP(100))
+	time.Sleep(10 * time.Second)
+	synctest.Wait()
+	return a, b
+}
+
 // startNodeWith is startNode with a cloud claimer.
 func startNodeWith(t *testing.T, l *lan, addr string, cfg config.VRRP, claimer Claimer) *testNode {
 	t.Helper()
@@ -185,11 +196,7 @@ func TestSingleNodeBecomesMaster(t *testing.T) {
 
 func TestElectionFailoverPreemption(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
-		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
-		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		a, b := electedPair(t)
 		if sa, sb := a.state(t), b.state(t); sa != "MASTER" || sb != "BACKUP" {
 			t.Fatalf("election: a %s, b %s", sa, sb)
 		}
@@ -263,11 +270,7 @@ func TestNoPreemptKeepsMaster(t *testing.T) {
 
 func TestGracefulStopHandsOverAfterSkew(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
-		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
-		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		a, b := electedPair(t)
 		stopped := time.Now()
 		a.stopAndWait(t)
 		time.Sleep(time.Second)
@@ -290,11 +293,7 @@ func TestGracefulStopHandsOverAfterSkew(t *testing.T) {
 // period, not per packet.
 func TestBadPacketsChangeNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
-		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
-		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		a, b := electedPair(t)
 
 		good := vrrp.Advertisement{
 			Version: vrrp.Version2, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 254,
@@ -405,11 +404,7 @@ func TestWatchdogPingsFromLoop(t *testing.T) {
 
 func TestReconfigure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
-		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
-		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		a, b := electedPair(t)
 
 		// Raise b above a: b preempts after Master_Down.
 		cfg := seedVRRP(250)
@@ -610,11 +605,7 @@ func TestStopDuringFlood(t *testing.T) {
 // peer has taken over, then drops it; alone, it drops it after the wait.
 func TestGracefulStopMakeBeforeBreak(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
-		a := startNode(t, l, "198.18.0.1", seedVRRP(200))
-		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
-		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		a, b := electedPair(t)
 
 		a.stop()
 		synctest.Wait()
