@@ -149,10 +149,13 @@ func (c *Conn) Read(buf []byte) (Packet, error) {
 		// A raw IPv4 socket hands over the IP header the kernel has
 		// already checked; anything else cannot come from it.
 		b := buf[:n]
-		if n < ipv4.HeaderLen || b[0]>>4 != 4 || int(b[0]&0x0f)*4 < ipv4.HeaderLen || int(b[0]&0x0f)*4 > n {
+		if n < ipv4.HeaderLen || b[0]>>4 != 4 {
 			continue
 		}
 		hl := int(b[0]&0x0f) * 4
+		if hl < ipv4.HeaderLen || hl > n {
+			continue
+		}
 		return Packet{
 			Packet: vrrp.Packet{
 				Src:     netip.AddrFrom4([4]byte(b[12:16])),
