@@ -16,7 +16,10 @@ fi
 # haproxy and keepalived: the real peers the tests run in network namespaces.
 # packer, shellcheck, systemd: the offline checks of the image and unit;
 # dbus-daemon: a private bus for the health tracker's systemd-unit check.
-packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump packer shellcheck systemd dbus-daemon ca-certificates)
+# The libraries of testdata/peers' keepalived 1.3.9 and HAProxy 1.8.8
+# (Ubuntu 18.04's versions; `ldd` lists them).
+packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump packer shellcheck systemd dbus-daemon ca-certificates
+	libssl3 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libcrypt1 zlib1g liblua5.3-0 libsystemd0 libpcre3)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
