@@ -42,6 +42,13 @@ const (
 	DefaultConfirmPolls    = 20
 )
 
+// DefaultAuthRetries is how many times one Claim fetches fresh Server Role
+// keys and tries again after the gateway rejected the keys it used. One
+// refresh replaces keys rotated before their expiry; a second covers new keys
+// the gateway did not accept yet. Keys rejected after that will not be
+// accepted by more tries.
+const DefaultAuthRetries = 2
+
 // Option changes how a Claimer works; tests use them to inject the clock, the
 // sleeper and the randomness.
 type Option func(*options)
@@ -304,8 +311,15 @@ type ClaimResult struct {
 // is cancelled, confirms with getNetworkInterfaceList until our NIC lists
 // every VIP (assigning again if it does not), and returns what it did. Every
 // HTTP request uses ctx, so cancelling ctx (leaving master) stops Claim
-// promptly. A non-retryable error (bad keys, no permission, bad NIC) ends it
-// at once.
+// promptly.
+//
+// When the gateway rejects Server Role keys (they may have been rotated
+// before their expiry), Claim fetches fresh ones and tries again at once, up
+// to DefaultAuthRetries times (later refreshes after the backoff). Keys still
+// rejected then, and fixed keys (config, environment) at the first rejection,
+// end Claim with an error wrapping ErrCredentialsRejected and the *APIError.
+// Any other error that is not retryable (bad NIC, refused VIP) ends it at
+// once.
 func (c *Claimer) Claim(ctx context.Context, vips []netip.Addr) (ClaimResult, error) {
 	start := c.o.now()
 	res := ClaimResult{}
@@ -321,7 +335,7 @@ func (c *Claimer) Claim(ctx context.Context, vips []netip.Addr) (ClaimResult, er
 
 	pending := slices.Clone(vips)
 	var lastErr error
-	failures := 0
+	failures, refreshes := 0, 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return finish(c.stopped(&res, err, lastErr))
@@ -335,25 +349,73 @@ func (c *Claimer) Claim(ctx context.Context, vips []netip.Addr) (ClaimResult, er
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return finish(c.stopped(&res, ctxErr, lastErr))
 		}
-		if !errors.Is(err, errNotConfirmed) && !Retryable(err) {
+		lastErr = err
+		var d time.Duration // until the next try; 0 = at once
+		switch {
+		case authFailure(err):
+			if refreshes == DefaultAuthRetries || !c.refreshable() {
+				err = c.keysRejected(err, refreshes)
+				c.log.Error("ncp: claiming VIPs failed", "nic", res.NetworkInterfaceNo, "vips", vips,
+					"attempts", res.Attempts, "reason", err.Error())
+				return finish(err)
+			}
+			// The client dropped the rejected keys, so the next call
+			// fetches fresh ones. The first retry goes at once: rotated
+			// keys are the likely cause, and every delay is outage.
+			refreshes++
+			if refreshes > 1 {
+				d = c.backoff(failures, err)
+				failures++
+			}
+			c.log.Warn("ncp: the API gateway rejected the "+c.creds.Source()+" keys; retrying with fresh ones",
+				"nic", res.NetworkInterfaceNo, "vips", vips, "refresh", refreshes, "retry_in", d, "reason", err.Error())
+		case errors.Is(err, errNotConfirmed):
+			d = c.backoff(failures, err)
+			failures++
+			c.log.Warn("ncp: our NIC does not list the VIPs after assigning; assigning again",
+				"nic", res.NetworkInterfaceNo, "vips", pending, "polls", res.Polls, "retry_in", d)
+		case Retryable(err):
+			d = c.backoff(failures, err)
+			failures++
+			c.log.Warn("ncp: claiming VIPs failed; retrying", "nic", res.NetworkInterfaceNo, "vips", vips,
+				"attempts", res.Attempts, "retry_in", d, "reason", err.Error())
+		default:
 			c.log.Error("ncp: claiming VIPs failed", "nic", res.NetworkInterfaceNo, "vips", vips,
 				"attempts", res.Attempts, "reason", err.Error())
 			return finish(err)
 		}
-		lastErr = err
-		d := c.backoff(failures, err)
-		failures++
-		if errors.Is(err, errNotConfirmed) {
-			c.log.Warn("ncp: our NIC does not list the VIPs after assigning; assigning again",
-				"nic", res.NetworkInterfaceNo, "vips", pending, "polls", res.Polls, "retry_in", d)
-		} else {
-			c.log.Warn("ncp: claiming VIPs failed; retrying", "nic", res.NetworkInterfaceNo, "vips", vips,
-				"attempts", res.Attempts, "retry_in", d, "reason", err.Error())
-		}
-		if err := c.o.sleep(ctx, d); err != nil {
-			return finish(c.stopped(&res, err, lastErr))
+		if d > 0 {
+			if err := c.o.sleep(ctx, d); err != nil {
+				return finish(c.stopped(&res, err, lastErr))
+			}
 		}
 	}
+}
+
+// refreshable reports whether our keys can be replaced by fresh ones (Server
+// Role keys can; keys from the config or the environment cannot).
+func (c *Claimer) refreshable() bool {
+	_, ok := c.creds.(invalidator)
+	return ok
+}
+
+// keysRejected wraps a rejection of our keys, after refreshes fresh sets,
+// into an error that says what to fix.
+func (c *Claimer) keysRejected(err error, refreshes int) error {
+	src := c.creds.Source()
+	if !c.refreshable() {
+		where := src
+		switch src {
+		case "config":
+			where = "cloud.access_key and cloud.secret_key"
+		case "env":
+			where = EnvAccessKey + " and " + EnvSecretKey
+		}
+		return fmt.Errorf("%w: the keys from %s cannot be refreshed; fix them, or remove them to use the Server Role: %w",
+			ErrCredentialsRejected, where, err)
+	}
+	return fmt.Errorf("%w: the %s keys were refreshed %d times and are still rejected; check the role's permission for assignSecondaryIps and getNetworkInterfaceList: %w",
+		ErrCredentialsRejected, src, refreshes, err)
 }
 
 var errNotConfirmed = errors.New("ncp: our NIC does not list every VIP yet")
@@ -448,6 +510,59 @@ func (c *Claimer) confirm(ctx context.Context, res *ClaimResult, region, nicNo s
 		}
 	}
 	return missing, nil
+}
+
+// VerifyResult is what Verify found: which VIPs our NIC lists as its
+// secondary IPs, and so receives the VPC's traffic for.
+type VerifyResult struct {
+	NetworkInterfaceNo string       // our NIC
+	Held               []netip.Addr // VIPs our NIC lists, in the order asked
+	// Missing are the VIPs our NIC does not list: NCP routes them to another
+	// NIC (the peer claimed them, or a late request of its cancelled claim
+	// landed) or to none. Claim(ctx, Missing) takes them back.
+	Missing []netip.Addr
+}
+
+// HoldsAll reports whether our NIC lists every VIP.
+func (r VerifyResult) HoldsAll() bool { return len(r.Missing) == 0 }
+
+// Verify asks NCP which of vips our NIC holds, with one
+// getNetworkInterfaceList call for our NIC (the first use of a Claimer may
+// also look up the region and our NIC, as Claim does). It is the master's
+// periodic check that the VPC still routes the VIPs here.
+//
+// Verify does not retry and does not claim: the caller verifies on its own
+// schedule and claims what is missing. Its errors are typed as Claim's
+// (Retryable, *APIError's Throttled and AuthFailure). When the gateway rejects
+// Server Role keys, the keys are dropped and the next call fetches fresh ones;
+// fixed keys (config, environment) are reported wrapping
+// ErrCredentialsRejected.
+func (c *Claimer) Verify(ctx context.Context, vips []netip.Addr) (VerifyResult, error) {
+	vips, err := normalizeVIPs(vips)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	region, nicNo, err := c.resolve(ctx)
+	res := VerifyResult{NetworkInterfaceNo: nicNo}
+	var nic NetworkInterface
+	if err == nil {
+		nic, err = c.getNIC(ctx, region, nicNo)
+	}
+	if err != nil {
+		if authFailure(err) && !c.refreshable() {
+			err = c.keysRejected(err, 0)
+		}
+		return res, fmt.Errorf("ncp: verifying the VIPs: %w", err)
+	}
+	for _, v := range vips {
+		if nic.HasSecondaryIPs(v) {
+			res.Held = append(res.Held, v)
+		} else {
+			res.Missing = append(res.Missing, v)
+		}
+	}
+	c.log.Debug("ncp: verified the VIPs", "nic", nicNo, "held", res.Held, "missing", res.Missing)
+	return res, nil
 }
 
 // stopped is the error of a Claim ended by its context: it wraps the context's

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,22 +214,45 @@ func TestClaimBackoffIsCappedAndJittered(t *testing.T) {
 	}
 }
 
-func TestClaimDoesNotRetryAuthFailures(t *testing.T) {
-	e := newClaimEnv(t)
-	c := e.claimer(t, Config{Region: "KR", NetworkInterfaceNo: "2001", AccessKey: testAccessKey, SecretKey: "wrong-secret-do-not-log"})
-	res, err := c.Claim(context.Background(), []netip.Addr{vip1})
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) || !apiErr.AuthFailure() {
-		t.Fatalf("error = %v, want an authentication failure", err)
+// TestClaimFailsAtOnceWhenFixedKeysAreRejected: keys from the config or the
+// environment cannot be refreshed, so trying again cannot help.
+func TestClaimFailsAtOnceWhenFixedKeysAreRejected(t *testing.T) {
+	const wrong = "wrong-secret-do-not-log"
+	tests := []struct {
+		name  string
+		cfg   Config
+		env   map[string]string
+		where string // what the error tells the operator to fix
+	}{
+		{"config", Config{AccessKey: testAccessKey, SecretKey: wrong}, nil, "cloud.access_key and cloud.secret_key"},
+		{"env", Config{}, map[string]string{EnvAccessKey: testAccessKey, EnvSecretKey: wrong}, EnvAccessKey + " and " + EnvSecretKey},
 	}
-	if res.Attempts != 1 || len(e.gw.Calls()) != 1 || len(e.sleeper.Slept()) != 0 {
-		t.Errorf("attempts %d, gateway calls %d, sleeps %d; want 1, 1, 0", res.Attempts, len(e.gw.Calls()), len(e.sleeper.Slept()))
-	}
-	if strings.Contains(e.logs.String(), "wrong-secret") || strings.Contains(err.Error(), "wrong-secret") {
-		t.Errorf("the secret key leaked into the log or the error")
-	}
-	if !strings.Contains(e.logs.String(), "Authentication Failed") {
-		t.Errorf("the log does not say why: %s", e.logs.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newClaimEnv(t)
+			tt.cfg.Region, tt.cfg.NetworkInterfaceNo = "KR", "2001"
+			c := e.claimer(t, tt.cfg, WithGetenv(func(k string) string { return tt.env[k] }))
+			res, err := c.Claim(context.Background(), []netip.Addr{vip1})
+			var apiErr *APIError
+			if !errors.Is(err, ErrCredentialsRejected) || !errors.As(err, &apiErr) || !apiErr.AuthFailure() {
+				t.Fatalf("error = %v, want ErrCredentialsRejected wrapping the gateway's authentication failure", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "cannot be refreshed") || !strings.Contains(msg, tt.where) {
+				t.Errorf("error %q does not say the keys cannot be refreshed and to fix %s", msg, tt.where)
+			}
+			if res.Attempts != 1 || len(e.gw.Calls()) != 1 || len(e.sleeper.Slept()) != 0 {
+				t.Errorf("attempts %d, gateway calls %d, sleeps %d; want 1, 1, 0", res.Attempts, len(e.gw.Calls()), len(e.sleeper.Slept()))
+			}
+			if _, _, _, issued := e.md.counts(); issued != 0 {
+				t.Errorf("fetched Server Role keys %d times with fixed keys configured", issued)
+			}
+			if strings.Contains(e.logs.String(), "wrong-secret") || strings.Contains(err.Error(), "wrong-secret") {
+				t.Errorf("the secret key leaked into the log or the error")
+			}
+			if !strings.Contains(e.logs.String(), "Authentication Failed") {
+				t.Errorf("the log does not say why: %s", e.logs.String())
+			}
+		})
 	}
 }
 
@@ -535,6 +559,9 @@ func TestClaimRefreshesRoleKeys(t *testing.T) {
 	}
 }
 
+// TestClaimFetchesNewRoleKeysAfterTheGatewayRejectsThem: Server Role keys
+// rotated before their expiry are rejected; the same Claim fetches fresh ones
+// and succeeds, at once.
 func TestClaimFetchesNewRoleKeysAfterTheGatewayRejectsThem(t *testing.T) {
 	e := newClaimEnv(t)
 	c := e.claimer(t, Config{})
@@ -542,18 +569,144 @@ func TestClaimFetchesNewRoleKeysAfterTheGatewayRejectsThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	ak1, _ := roleKeys(1)
+	ak2, _ := roleKeys(2)
 	e.keys.remove(ak1) // revoked before their expiry
-	_, err := c.Claim(context.Background(), []netip.Addr{vip1})
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) || !apiErr.AuthFailure() {
-		t.Fatalf("error = %v, want an authentication failure", err)
+	before := len(e.gw.CallsTo(ActionAssignSecondaryIPs))
+
+	res, err := c.Claim(context.Background(), []netip.Addr{vip2})
+	if err != nil {
+		t.Fatalf("claim with revoked keys: %v", err)
 	}
-	if _, err := c.Claim(context.Background(), []netip.Addr{vip1}); err != nil {
-		t.Fatalf("the claim after the rejection: %v", err)
+	calls := e.gw.CallsTo(ActionAssignSecondaryIPs)[before:]
+	if len(calls) != 2 || calls[0].AccessKey != ak1 || calls[0].Status != 401 || calls[1].AccessKey != ak2 || calls[1].Status != 200 {
+		t.Fatalf("assignSecondaryIps calls %+v, want %s rejected (401) then %s accepted", calls, ak1, ak2)
+	}
+	if res.Attempts != 2 || !res.Confirmed || !e.gw.nic("2001").hasSecondary(vip2) {
+		t.Errorf("result %+v, our NIC %v; want 2 attempts, confirmed, vip2 ours", res, e.gw.nic("2001").Secondary)
+	}
+	if _, _, _, issued := e.md.counts(); issued != 2 {
+		t.Errorf("role keys issued %d times, want 2 (one refresh)", issued)
+	}
+	if s := e.sleeper.Slept(); len(s) != 0 {
+		t.Errorf("slept %v before retrying with fresh keys, want no wait", s)
+	}
+	if !strings.Contains(e.logs.String(), "retrying with fresh ones") {
+		t.Errorf("the log does not say the keys were refreshed:\n%s", e.logs.String())
+	}
+}
+
+// TestClaimRefreshesRoleKeysWhereverTheGatewayRejectsThem: a rejection of
+// the NIC lookup is handled like one of the assignment, and a metadata
+// service failing the refresh is retried with backoff.
+func TestClaimRefreshesRoleKeysWhereverTheGatewayRejectsThem(t *testing.T) {
+	rejected := canned{status: 401, body: gatewayError(GatewayAuthFailed, "Authentication Failed", "unknown access key")}
+	tests := []struct {
+		name        string
+		action      string
+		credsStatus []int // metadata answers to the refresh
+		wantSleeps  int
+	}{
+		{"lookup", ActionGetNetworkInterfaceList, nil, 0},
+		{"assignment", ActionAssignSecondaryIPs, nil, 0},
+		{"refresh fails once", ActionAssignSecondaryIPs, []int{503}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newClaimEnv(t)
+			e.gw.push(tt.action, rejected)
+			e.gw.set(func(g *fakeGateway) {
+				g.onCall = func(_ *http.Request, action string) {
+					if action == tt.action {
+						// The first keys are in use; script the refresh.
+						e.md.set(func(m *fakeMetadata) {
+							if m.issued == 1 && m.credsStatus == nil {
+								m.credsStatus = tt.credsStatus
+							}
+						})
+					}
+				}
+			})
+			c := e.claimer(t, Config{})
+			res, err := c.Claim(context.Background(), []netip.Addr{vip1})
+			if err != nil || !res.Confirmed {
+				t.Fatalf("result %+v, error %v; want a confirmed claim", res, err)
+			}
+			calls := e.gw.CallsTo(tt.action)
+			ak1, _ := roleKeys(1)
+			ak2, _ := roleKeys(2)
+			if calls[0].AccessKey != ak1 || calls[0].Status != 401 || calls[1].AccessKey != ak2 || calls[1].Status != 200 {
+				t.Errorf("%s calls %+v, want %s rejected then %s accepted", tt.action, calls, ak1, ak2)
+			}
+			if n := len(e.sleeper.Slept()); n != tt.wantSleeps {
+				t.Errorf("slept %d times, want %d", n, tt.wantSleeps)
+			}
+		})
+	}
+}
+
+// TestClaimFailsWhenFreshRoleKeysAreRejectedToo: the refreshes are bounded,
+// and the error says the keys were refreshed.
+func TestClaimFailsWhenFreshRoleKeysAreRejectedToo(t *testing.T) {
+	e := newClaimEnv(t)
+	for range DefaultAuthRetries + 5 {
+		e.gw.push(ActionAssignSecondaryIPs, canned{status: 401, body: gatewayError(GatewayPermissionDenied, "Permission Denied", "")})
+	}
+	c := e.claimer(t, Config{Region: "KR", NetworkInterfaceNo: "2001"})
+	res, err := c.Claim(context.Background(), []netip.Addr{vip1})
+	var apiErr *APIError
+	if !errors.Is(err, ErrCredentialsRejected) || !errors.As(err, &apiErr) || apiErr.Code != GatewayPermissionDenied {
+		t.Fatalf("error = %v, want ErrCredentialsRejected wrapping the gateway's errorCode %s", err, GatewayPermissionDenied)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "refreshed 2 times") || !strings.Contains(msg, "still rejected") {
+		t.Errorf("error %q does not say the keys were refreshed and still rejected", msg)
 	}
 	calls := e.gw.CallsTo(ActionAssignSecondaryIPs)
-	if ak2, _ := roleKeys(2); calls[len(calls)-1].AccessKey != ak2 {
-		t.Errorf("signed with %s, want the new key %s", calls[len(calls)-1].AccessKey, ak2)
+	if res.Attempts != DefaultAuthRetries+1 || len(calls) != DefaultAuthRetries+1 {
+		t.Fatalf("attempts %d, gateway saw %d; want %d", res.Attempts, len(calls), DefaultAuthRetries+1)
+	}
+	for i, call := range calls {
+		if ak, _ := roleKeys(i + 1); call.AccessKey != ak {
+			t.Errorf("try %d signed with %s, want fresh keys %s", i+1, call.AccessKey, ak)
+		}
+	}
+	// At once after the first rejection, after the backoff after the second.
+	if got, want := e.sleeper.Slept(), []time.Duration{150 * time.Millisecond}; !equalDurations(got, want) {
+		t.Errorf("slept %v, want %v", got, want)
+	}
+}
+
+// TestClaimUnderSustainedThrottling: every wait honours Retry-After, and
+// none exceeds the backoff's cap, however long the gateway asks for.
+func TestClaimUnderSustainedThrottling(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name       string
+		retryAfter string
+		tries      int
+		want       []time.Duration // jitter fixed at 0.5: 0.75 of min(200ms·2ⁿ, 5s)
+	}{
+		{"Retry-After under the cap", "1", 10,
+			[]time.Duration{s, s, s, 1200 * time.Millisecond, 2400 * time.Millisecond, 3750 * time.Millisecond,
+				3750 * time.Millisecond, 3750 * time.Millisecond, 3750 * time.Millisecond, 3750 * time.Millisecond}},
+		{"Retry-After over the cap", "30", 6,
+			[]time.Duration{5 * s, 5 * s, 5 * s, 5 * s, 5 * s, 5 * s}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newClaimEnv(t)
+			for range tt.tries {
+				e.gw.push(ActionAssignSecondaryIPs, canned{status: 429, header: http.Header{"Retry-After": {tt.retryAfter}},
+					body: gatewayError(GatewayThrottleLimited, "Throttle Limited", "")})
+			}
+			c := e.claimer(t, Config{Region: "KR", NetworkInterfaceNo: "2001", AccessKey: testAccessKey, SecretKey: testSecretKey})
+			res, err := c.Claim(context.Background(), []netip.Addr{vip1})
+			if err != nil || !res.Confirmed || res.Attempts != tt.tries+1 {
+				t.Fatalf("result %+v, error %v; want confirmed after %d attempts", res, err, tt.tries+1)
+			}
+			if got := e.sleeper.Slept(); !equalDurations(got, tt.want) {
+				t.Errorf("slept %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -597,6 +750,157 @@ func TestSleepCtx(t *testing.T) {
 		start = time.Now()
 		if err := sleepCtx(ctx, time.Hour); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Second {
 			t.Errorf("sleepCtx = %v after %v, want DeadlineExceeded after 1s", err, time.Since(start))
+		}
+	})
+}
+
+// moveVIP makes ip a secondary IP of NIC to only, as a claim by that NIC
+// would.
+func (g *fakeGateway) moveVIP(ip netip.Addr, to string) {
+	g.set(func(g *fakeGateway) {
+		for _, n := range g.nics {
+			n.Secondary = slices.DeleteFunc(n.Secondary, func(s string) bool { return s == ip.String() })
+			if n.No == to {
+				n.Secondary = append(n.Secondary, ip.String())
+			}
+		}
+	})
+}
+
+func TestVerify(t *testing.T) {
+	fixed := Config{Region: "KR", NetworkInterfaceNo: "2001", AccessKey: testAccessKey, SecretKey: testSecretKey}
+	vips := []netip.Addr{vip1, vip2}
+
+	t.Run("all held", func(t *testing.T) {
+		e := newClaimEnv(t)
+		e.gw.moveVIP(vip1, "2001")
+		e.gw.moveVIP(vip2, "2001")
+		res, err := e.claimer(t, fixed).Verify(context.Background(), vips)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.HoldsAll() || !slices.Equal(res.Held, vips) || len(res.Missing) != 0 || res.NetworkInterfaceNo != "2001" {
+			t.Errorf("result %+v, want NIC 2001 holding both", res)
+		}
+		calls := e.gw.Calls()
+		if len(calls) != 1 || calls[0].Action != ActionGetNetworkInterfaceList ||
+			calls[0].Query.Get("networkInterfaceNoList.1") != "2001" || calls[0].Query.Get("regionCode") != "KR" {
+			t.Errorf("gateway calls %+v, want one getNetworkInterfaceList of NIC 2001 in KR", calls)
+		}
+	})
+
+	t.Run("one moved to the peer", func(t *testing.T) {
+		e := newClaimEnv(t)
+		c := e.claimer(t, Config{})
+		if _, err := c.Claim(context.Background(), vips); err != nil {
+			t.Fatal(err)
+		}
+		e.gw.moveVIP(vip2, "2002") // the peer claimed it, or its late request landed
+		res, err := c.Verify(context.Background(), vips)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.HoldsAll() || !slices.Equal(res.Held, []netip.Addr{vip1}) || !slices.Equal(res.Missing, []netip.Addr{vip2}) {
+			t.Fatalf("result %+v, want vip1 held and vip2 missing", res)
+		}
+		// What the daemon does next: claim what is missing, verify again.
+		if _, err := c.Claim(context.Background(), res.Missing); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := c.Verify(context.Background(), vips); err != nil || !res.HoldsAll() {
+			t.Errorf("after re-claiming: %+v, %v; want both held", res, err)
+		}
+		if got := e.gw.nic("2002").Secondary; len(got) != 0 {
+			t.Errorf("the peer's NIC still holds %v", got)
+		}
+	})
+
+	t.Run("API down", func(t *testing.T) {
+		tests := []struct {
+			name      string
+			answer    *canned // nil: the gateway is unreachable
+			throttled bool
+		}{
+			{"unreachable", nil, false},
+			{"endpoint error", &canned{status: 503, body: gatewayError(GatewayEndpointError, "Endpoint Error", "")}, false},
+			{"throttled", &canned{status: 429, body: gatewayError(GatewayRateLimited, "Rate Limited", "")}, true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := newClaimEnv(t)
+				c := e.claimer(t, fixed)
+				if tt.answer == nil {
+					e.gw.srv.Close()
+				} else {
+					e.gw.push(ActionGetNetworkInterfaceList, *tt.answer)
+				}
+				res, err := c.Verify(context.Background(), vips)
+				if err == nil || !Retryable(err) {
+					t.Fatalf("error = %v, want a retryable one", err)
+				}
+				var apiErr *APIError
+				if got := errors.As(err, &apiErr) && apiErr.Throttled(); got != tt.throttled {
+					t.Errorf("throttled = %v, want %v (%v)", got, tt.throttled, err)
+				}
+				if len(res.Held)+len(res.Missing) != 0 {
+					t.Errorf("result %+v on an error, want no verdict", res)
+				}
+				if n := len(e.gw.Calls()); n > 1 || len(e.sleeper.Slept()) != 0 {
+					t.Errorf("%d calls, slept %v; want one call and no retry", n, e.sleeper.Slept())
+				}
+			})
+		}
+	})
+
+	t.Run("role keys rejected", func(t *testing.T) {
+		e := newClaimEnv(t)
+		e.gw.moveVIP(vip1, "2001")
+		c := e.claimer(t, Config{Region: "KR", NetworkInterfaceNo: "2001"})
+		if _, err := c.Verify(context.Background(), vips[:1]); err != nil {
+			t.Fatal(err)
+		}
+		ak1, _ := roleKeys(1)
+		e.keys.remove(ak1)
+		_, err := c.Verify(context.Background(), vips[:1])
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || !apiErr.AuthFailure() || errors.Is(err, ErrCredentialsRejected) {
+			t.Fatalf("error = %v, want the authentication failure, not yet ErrCredentialsRejected", err)
+		}
+		res, err := c.Verify(context.Background(), vips[:1])
+		if err != nil || !res.HoldsAll() {
+			t.Fatalf("the next Verify: %+v, %v; want success with fresh keys", res, err)
+		}
+		calls := e.gw.Calls()
+		if ak2, _ := roleKeys(2); calls[len(calls)-1].AccessKey != ak2 {
+			t.Errorf("the next Verify signed with %s, want fresh keys %s", calls[len(calls)-1].AccessKey, ak2)
+		}
+	})
+
+	t.Run("fixed keys rejected", func(t *testing.T) {
+		e := newClaimEnv(t)
+		cfg := fixed
+		cfg.SecretKey = "wrong-secret-do-not-log"
+		_, err := e.claimer(t, cfg).Verify(context.Background(), vips)
+		var apiErr *APIError
+		if !errors.Is(err, ErrCredentialsRejected) || !errors.As(err, &apiErr) || !apiErr.AuthFailure() {
+			t.Fatalf("error = %v, want ErrCredentialsRejected wrapping the authentication failure", err)
+		}
+	})
+
+	t.Run("our NIC gone", func(t *testing.T) {
+		e := newClaimEnv(t)
+		cfg := fixed
+		cfg.NetworkInterfaceNo = "9999"
+		_, err := e.claimer(t, cfg).Verify(context.Background(), vips)
+		if !errors.Is(err, ErrNICNotFound) || Retryable(err) {
+			t.Fatalf("error = %v, want ErrNICNotFound", err)
+		}
+	})
+
+	t.Run("bad VIPs", func(t *testing.T) {
+		e := newClaimEnv(t)
+		if _, err := e.claimer(t, fixed).Verify(context.Background(), nil); err == nil || len(e.gw.Calls()) != 0 {
+			t.Errorf("error = %v after %d calls, want an error and no call", err, len(e.gw.Calls()))
 		}
 	})
 }

@@ -219,7 +219,7 @@ func (c *Client) call(ctx context.Context, action string, q url.Values) (json.Ra
 		if apiErr.AuthFailure() {
 			// Server Role keys may have been rotated early: fetch new ones
 			// for the next call.
-			if inv, ok := c.creds.(interface{ Invalidate() }); ok {
+			if inv, ok := c.creds.(invalidator); ok {
 				inv.Invalidate()
 			}
 		}

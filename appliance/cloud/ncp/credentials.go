@@ -84,6 +84,11 @@ type CredentialsProvider interface {
 	Source() string
 }
 
+// invalidator is a CredentialsProvider whose keys can be replaced: Invalidate
+// drops them, and the next Credentials call fetches fresh ones. Server Role
+// keys can; fixed keys (config, environment) cannot.
+type invalidator interface{ Invalidate() }
+
 // ErrNoCredentials means no API keys were configured and the Server Role
 // gave none.
 var ErrNoCredentials = errors.New("ncp: no API credentials")

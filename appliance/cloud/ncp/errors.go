@@ -160,6 +160,18 @@ func Retryable(err error) bool {
 	return false
 }
 
+// ErrCredentialsRejected means the API gateway rejected our keys (or they lack
+// a permission) and new keys cannot fix it now: fixed keys from the config or
+// the environment cannot be refreshed, and fresh Server Role keys were
+// rejected too. Errors wrapping it also wrap the gateway's *APIError.
+var ErrCredentialsRejected = errors.New("ncp: API keys rejected")
+
+// authFailure reports whether err is an *APIError that AuthFailure.
+func authFailure(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.AuthFailure()
+}
+
 // flexString decodes a JSON string or number as a string: NCP documents its
 // codes as strings, but a number must not break decoding.
 type flexString string

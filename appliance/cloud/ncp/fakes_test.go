@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -532,3 +533,5 @@ func (m *fakeMetadata) set(f func(m *fakeMetadata)) {
 	f(m)
 	m.mu.Unlock()
 }
+
+func (n fakeNIC) hasSecondary(ip netip.Addr) bool { return slices.Contains(n.Secondary, ip.String()) }
