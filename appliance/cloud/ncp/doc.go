@@ -18,9 +18,12 @@
 //   - CredentialsProvider: explicit keys (config or NCLOUD_ACCESS_KEY /
 //     NCLOUD_SECRET_KEY) or the Server Role's keys, cached and refreshed before
 //     they expire.
-//   - Claimer: what the daemon calls on becoming master. It retries with capped
-//     exponential backoff and jitter until its context is cancelled and never
-//     blocks the caller's VRRP loop when run in its own goroutine.
+//   - Claimer: what the daemon calls on becoming master. Claim retries with
+//     capped exponential backoff and jitter until its context is cancelled,
+//     fetches fresh Server Role keys when the gateway rejects them, and never
+//     blocks the caller's VRRP loop when run in its own goroutine. Verify is
+//     the master's periodic check: one call that says which VIPs our NIC
+//     still holds, so the daemon can claim back the ones routed elsewhere.
 //
 // The NCP Go SDK is deliberately not used; only the standard library is.
 // Secrets never appear in logs or error strings: Credentials redacts itself
