@@ -84,6 +84,41 @@ func TestExampleConfigs(t *testing.T) {
 	}
 }
 
+// TestEveryExampleIsValid: the shipped examples, YAML and environment files,
+// pass every rule (warnings allowed).
+func TestEveryExampleIsValid(t *testing.T) {
+	clearEnv(t)
+	yamls, _ := filepath.Glob("../../configs/*.yaml")
+	envs, _ := filepath.Glob("../../configs/*.env")
+	if len(yamls) < 4 || len(envs) < 2 {
+		t.Fatalf("examples not found: %v %v", yamls, envs)
+	}
+	for _, f := range yamls {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if _, problems := load(t, Source{File: f}); !Valid(problems) {
+				t.Errorf("problems: %v", problems)
+			}
+		})
+	}
+	for _, f := range envs {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for line := range strings.Lines(string(b)) {
+				line = strings.TrimSpace(line)
+				if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+					t.Setenv(k, v)
+				}
+			}
+			if _, problems := load(t, Source{File: writeYAML(t, "{}\n")}); !Valid(problems) {
+				t.Errorf("problems: %v", problems)
+			}
+		})
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	clearEnv(t)
 	c, problems := load(t, Source{File: writeYAML(t, "vrrp: {virtual_ips: [198.18.0.100/24]}\n")})
@@ -259,7 +294,25 @@ func TestBadConfigs(t *testing.T) {
 		{"bool", []string{"preempt: maybe"}, "", nil, "vrrp.preempt", "true or false"},
 		{"flag typo", nil, "", map[string]string{"vrrp.prio": "1"}, "vrrp.prio", "did you mean vrrp.priority"},
 		{"flag value", nil, "", map[string]string{"vrrp.priority": "1000"}, "vrrp.priority", "outside 1-254"},
-		{"weight", nil, "health: {enabled: true, weight: 10}\n", nil, "health.weight", "outside -254..0"},
+		{"weight", nil, "health: {enabled: true, weight: 10}\n", nil, "health.weight", "outside -254..-1"},
+		{"weight zero", nil, "health: {enabled: true, weight: 0}\n", nil, "health.weight", "HAProxy failures would not decide who holds the VIP"},
+		{"peer multicast", []string{"unicast_peers: [224.0.0.18]"}, "", nil, "vrrp.unicast_peers", "224.0.0.18 is a multicast address"},
+		{"peer unspecified", []string{"unicast_peers: [0.0.0.0]"}, "", nil, "vrrp.unicast_peers", "0.0.0.0 is the unspecified address"},
+		{"peer broadcast", []string{"unicast_peers: [255.255.255.255]"}, "", nil, "vrrp.unicast_peers", "limited broadcast"},
+		{"peer loopback", []string{"unicast_peers: [127.0.0.1]"}, "", nil, "vrrp.unicast_peers", "loopback"},
+		{"peer link-local", []string{"unicast_peers: [169.254.169.254]"}, "", nil, "vrrp.unicast_peers", "link-local"},
+		{"peer this network", []string{"unicast_peers: [0.1.2.3]"}, "", nil, "vrrp.unicast_peers", "0.0.0.0/8"},
+		{"peer reserved", []string{"unicast_peers: [240.0.0.1]"}, "", nil, "vrrp.unicast_peers", "240.0.0.0/4"},
+		{"peer subnet broadcast", []string{"unicast_peers: [192.168.200.255]"}, "", nil, "vrrp.unicast_peers", "broadcast address of 192.168.200.0/24"},
+		{"source unspecified", []string{"source_ip: 0.0.0.0"}, "", nil, "vrrp.source_ip", "0.0.0.0 is the unspecified address"},
+		{"source multicast", []string{"source_ip: 224.0.0.18"}, "", nil, "vrrp.source_ip", "multicast"},
+		{"source subnet network", []string{"source_ip: 192.168.200.0"}, "", nil, "vrrp.source_ip", "network address of 192.168.200.0/24"},
+		{"VIP /0", []string{"virtual_ips: [192.168.200.102/0]"}, "", nil, "vrrp.virtual_ips", "on-link default route"},
+		{"VIP /7", []string{"virtual_ips: [10.0.1.100/7]"}, "", nil, "vrrp.virtual_ips", "wider than /8"},
+		{"VIP network", []string{"virtual_ips: [192.168.200.0/24]"}, "", nil, "vrrp.virtual_ips", "network address of 192.168.200.0/24"},
+		{"VIP broadcast", []string{"virtual_ips: [192.168.200.255/24]"}, "", nil, "vrrp.virtual_ips", "broadcast address of 192.168.200.0/24"},
+		{"VIP /30 broadcast", []string{"virtual_ips: [198.18.0.7/30]"}, "", nil, "vrrp.virtual_ips", "broadcast address of 198.18.0.4/30"},
+		{"VIP multicast", []string{"virtual_ips: [224.0.0.18/32]"}, "", nil, "vrrp.virtual_ips", "multicast"},
 		{"provider", nil, "cloud: {provider: aws}\n", nil, "cloud.provider", "ncp"},
 		{"site", []string{"unicast_peers: [10.0.0.2]"}, "cloud: {provider: ncp, site: moon}\n", nil, "cloud.site", "not one of"},
 		{"api url", []string{"unicast_peers: [10.0.0.2]"}, "cloud: {provider: ncp, api_url: 'ftp://x'}\n", nil, "cloud.api_url", "http(s) URL"},
@@ -278,6 +331,27 @@ func TestBadConfigs(t *testing.T) {
 			}
 			t.Errorf("no problem for %s containing %q; got %v", tc.key, tc.want, problems)
 		})
+	}
+}
+
+// TestUsualAddressesAreValid: the rules on addresses reject mistakes, not
+// layouts people use.
+func TestUsualAddressesAreValid(t *testing.T) {
+	clearEnv(t)
+	for _, vrrp := range [][]string{
+		{"virtual_ips: [10.0.1.100/8]"},
+		{"virtual_ips: [10.0.1.100/16, 10.0.1.101/32]"},
+		{"virtual_ips: [198.18.0.0/31]"}, // RFC 3021: both addresses are hosts
+		{"virtual_ips: [198.18.0.1/31]"},
+		{"virtual_ips: [192.168.200.0/32]"},
+		{"virtual_ips: [198.18.0.6/29]", "unicast_peers: [198.18.0.2]", "source_ip: 198.18.0.1"},
+		{"unicast_peers: [192.168.200.12]", "source_ip: 192.168.200.11"},
+		{"unicast_peers: [100.64.0.2]"}, // shared address space (CGNAT) is unicast
+	} {
+		_, problems := load(t, Source{File: writeYAML(t, seedWith(vrrp, ""))})
+		if len(problems) != 0 {
+			t.Errorf("%v: %v", vrrp, problems)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -95,8 +96,17 @@ func validateVRRP(ps *problems, v *VRRP) {
 		switch {
 		case !a.Is4():
 			ps.add("vrrp.virtual_ips", "%v is not IPv4 (proxypair speaks VRRP for IPv4)", p)
-		case !a.IsGlobalUnicast():
-			ps.add("vrrp.virtual_ips", "%v is not a unicast address", p)
+		case notHost(a) != "":
+			ps.add("vrrp.virtual_ips", "%v: %v %s, not a usable host address", p, a, notHost(a))
+		case p.Bits() < minVIPBits:
+			route := "an on-link route for " + p.Masked().String()
+			if p.Bits() == 0 {
+				route = "an on-link default route"
+			}
+			ps.add("vrrp.virtual_ips", "%v: a /%d prefix is wider than /%d; while master it would add %s to the interface; use the subnet's prefix (e.g. /24) or /32",
+				p, p.Bits(), minVIPBits, route)
+		case subnetEdge(p, a) != "":
+			ps.add("vrrp.virtual_ips", "%v is the %s address of %v, not a host address", p, subnetEdge(p, a), p.Masked())
 		case seen[a]:
 			ps.add("vrrp.virtual_ips", "%v is listed twice", p)
 		}
@@ -107,6 +117,12 @@ func validateVRRP(ps *problems, v *VRRP) {
 		switch {
 		case !a.Is4():
 			ps.add("vrrp.unicast_peers", "%v is not IPv4", a)
+		case a.IsMulticast():
+			ps.add("vrrp.unicast_peers", "%v %s, not a peer's own address; leave vrrp.unicast_peers empty to advertise by multicast to 224.0.0.18", a, notHost(a))
+		case notHost(a) != "":
+			ps.add("vrrp.unicast_peers", "%v %s, not a peer's own address", a, notHost(a))
+		case vipSubnetEdge(v.VirtualIPs, a) != "":
+			ps.add("vrrp.unicast_peers", "%v %s, not a peer's own address", a, vipSubnetEdge(v.VirtualIPs, a))
 		case seen[a]:
 			ps.add("vrrp.unicast_peers", "%v is one of the virtual IPs", a)
 		case peers[a]:
@@ -118,6 +134,11 @@ func validateVRRP(ps *problems, v *VRRP) {
 		switch {
 		case !v.SourceIP.Is4():
 			ps.add("vrrp.source_ip", "%v is not IPv4", v.SourceIP)
+		case notHost(v.SourceIP) != "":
+			ps.add("vrrp.source_ip", "%v %s; set this node's own address on the interface, or leave vrrp.source_ip empty to use the interface's first IPv4 address",
+				v.SourceIP, notHost(v.SourceIP))
+		case vipSubnetEdge(v.VirtualIPs, v.SourceIP) != "":
+			ps.add("vrrp.source_ip", "%v %s, not this node's own address", v.SourceIP, vipSubnetEdge(v.VirtualIPs, v.SourceIP))
 		case seen[v.SourceIP]:
 			// Adverts sourced from the VIP would change source as the VIP moves.
 			ps.add("vrrp.source_ip", "%v is one of the virtual IPs", v.SourceIP)
@@ -136,6 +157,72 @@ func validateVRRP(ps *problems, v *VRRP) {
 	}
 }
 
+// minVIPBits is the shortest VIP prefix accepted. The prefix becomes an
+// on-link route while the node is master: keepalived users write the
+// subnet's /24 or a /32, and a prefix shorter than /8 (/0 is a default route)
+// can only be a mistake.
+const minVIPBits = 8
+
+// notHost says why a (IPv4) is not a unicast host address another node can
+// send to or receive from, or returns "" when it is one.
+func notHost(a netip.Addr) string {
+	switch {
+	case a.IsUnspecified():
+		return "is the unspecified address"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "is the limited broadcast address"
+	case a.IsMulticast():
+		return "is a multicast address (224.0.0.0/4)"
+	case a.IsLoopback():
+		return "is a loopback address (127.0.0.0/8)"
+	case a.IsLinkLocalUnicast():
+		return "is a link-local address (169.254.0.0/16)"
+	case thisNetwork.Contains(a):
+		return "is in 0.0.0.0/8, which is never a destination (RFC 1122)"
+	case reserved.Contains(a):
+		return "is in the reserved 240.0.0.0/4"
+	}
+	return ""
+}
+
+var (
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	reserved    = netip.MustParsePrefix("240.0.0.0/4")
+)
+
+// subnetEdge returns "network" or "broadcast" when a is that address of
+// prefix p, and "" otherwise. Prefixes of /31 (RFC 3021) and /32 have
+// neither.
+func subnetEdge(p netip.Prefix, a netip.Addr) string {
+	if !a.Is4() || p.Bits() > 30 || !p.Contains(a) {
+		return ""
+	}
+	network := p.Masked().Addr()
+	b := network.As4()
+	binary.BigEndian.PutUint32(b[:], binary.BigEndian.Uint32(b[:])|(1<<(32-p.Bits())-1))
+	switch a {
+	case network:
+		return "network"
+	case netip.AddrFrom4(b):
+		return "broadcast"
+	}
+	return ""
+}
+
+// vipSubnetEdge says when a is the network or broadcast address of a VIP's
+// subnet, or returns "".
+func vipSubnetEdge(vips []netip.Prefix, a netip.Addr) string {
+	for _, p := range vips {
+		if p.Bits() < minVIPBits {
+			continue // reported on the VIP
+		}
+		if e := subnetEdge(p, a); e != "" {
+			return fmt.Sprintf("is the %s address of %v (the subnet of virtual IP %v)", e, p.Masked(), p)
+		}
+	}
+	return ""
+}
+
 func validateHealth(ps *problems, h *Health) {
 	if !h.Enabled {
 		return
@@ -149,8 +236,13 @@ func validateHealth(ps *problems, h *Health) {
 	if h.Rise < 1 || h.Rise > 100 {
 		ps.add("health.rise", "%d is outside 1-100", h.Rise)
 	}
-	if h.Weight < -254 || h.Weight > 0 {
-		ps.add("health.weight", "%d is outside -254..0 (it lowers the priority while HAProxy is unhealthy)", h.Weight)
+	switch {
+	case h.Weight == 0:
+		// A master still resigns when HAProxy fails, but its unchanged
+		// priority wins the next election and preempts the healthy peer.
+		ps.add("health.weight", "0 keeps the priority while HAProxy is unhealthy: an unhealthy node would still win elections and preempt a healthy peer, so HAProxy failures would not decide who holds the VIP; use a negative weight (the default, -254, hands the VIP to any healthy peer), or health.enabled: false not to track HAProxy")
+	case h.Weight < -254 || h.Weight > 0:
+		ps.add("health.weight", "%d is outside -254..-1 (it lowers the priority while HAProxy is unhealthy)", h.Weight)
 	}
 	if h.HAProxy.Socket == "" {
 		ps.add("health.haproxy.socket", "must name HAProxy's runtime API socket")
