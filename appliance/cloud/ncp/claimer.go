@@ -299,6 +299,7 @@ type ClaimResult struct {
 	Attempts           int  // assignSecondaryIps calls made
 	Polls              int  // confirming getNetworkInterfaceList calls made
 	Confirmed          bool // our NIC listed every VIP afterwards
+	KeyRefreshes       int  // fresh Server Role keys fetched after the gateway rejected ours
 	// AssignLatency is from the start of Claim until the last
 	// assignSecondaryIps call succeeded; Latency until Claim returned.
 	AssignLatency time.Duration
@@ -335,7 +336,7 @@ func (c *Claimer) Claim(ctx context.Context, vips []netip.Addr) (ClaimResult, er
 
 	pending := slices.Clone(vips)
 	var lastErr error
-	failures, refreshes := 0, 0
+	failures := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return finish(c.stopped(&res, err, lastErr))
@@ -353,8 +354,8 @@ func (c *Claimer) Claim(ctx context.Context, vips []netip.Addr) (ClaimResult, er
 		var d time.Duration // until the next try; 0 = at once
 		switch {
 		case authFailure(err):
-			if refreshes == DefaultAuthRetries || !c.refreshable() {
-				err = c.keysRejected(err, refreshes)
+			if res.KeyRefreshes == DefaultAuthRetries || !c.refreshable() {
+				err = c.keysRejected(err, res.KeyRefreshes)
 				c.log.Error("ncp: claiming VIPs failed", "nic", res.NetworkInterfaceNo, "vips", vips,
 					"attempts", res.Attempts, "reason", err.Error())
 				return finish(err)
@@ -362,13 +363,13 @@ func (c *Claimer) Claim(ctx context.Context, vips []netip.Addr) (ClaimResult, er
 			// The client dropped the rejected keys, so the next call
 			// fetches fresh ones. The first retry goes at once: rotated
 			// keys are the likely cause, and every delay is outage.
-			refreshes++
-			if refreshes > 1 {
+			res.KeyRefreshes++
+			if res.KeyRefreshes > 1 {
 				d = c.backoff(failures, err)
 				failures++
 			}
 			c.log.Warn("ncp: the API gateway rejected the "+c.creds.Source()+" keys; retrying with fresh ones",
-				"nic", res.NetworkInterfaceNo, "vips", vips, "refresh", refreshes, "retry_in", d, "reason", err.Error())
+				"nic", res.NetworkInterfaceNo, "vips", vips, "refresh", res.KeyRefreshes, "retry_in", d, "reason", err.Error())
 		case errors.Is(err, errNotConfirmed):
 			d = c.backoff(failures, err)
 			failures++

@@ -581,8 +581,8 @@ func TestClaimFetchesNewRoleKeysAfterTheGatewayRejectsThem(t *testing.T) {
 	if len(calls) != 2 || calls[0].AccessKey != ak1 || calls[0].Status != 401 || calls[1].AccessKey != ak2 || calls[1].Status != 200 {
 		t.Fatalf("assignSecondaryIps calls %+v, want %s rejected (401) then %s accepted", calls, ak1, ak2)
 	}
-	if res.Attempts != 2 || !res.Confirmed || !e.gw.nic("2001").hasSecondary(vip2) {
-		t.Errorf("result %+v, our NIC %v; want 2 attempts, confirmed, vip2 ours", res, e.gw.nic("2001").Secondary)
+	if res.Attempts != 2 || res.KeyRefreshes != 1 || !res.Confirmed || !e.gw.nic("2001").hasSecondary(vip2) {
+		t.Errorf("result %+v, our NIC %v; want 2 attempts, 1 key refresh, confirmed, vip2 ours", res, e.gw.nic("2001").Secondary)
 	}
 	if _, _, _, issued := e.md.counts(); issued != 2 {
 		t.Errorf("role keys issued %d times, want 2 (one refresh)", issued)
@@ -661,8 +661,8 @@ func TestClaimFailsWhenFreshRoleKeysAreRejectedToo(t *testing.T) {
 		t.Errorf("error %q does not say the keys were refreshed and still rejected", msg)
 	}
 	calls := e.gw.CallsTo(ActionAssignSecondaryIPs)
-	if res.Attempts != DefaultAuthRetries+1 || len(calls) != DefaultAuthRetries+1 {
-		t.Fatalf("attempts %d, gateway saw %d; want %d", res.Attempts, len(calls), DefaultAuthRetries+1)
+	if res.Attempts != DefaultAuthRetries+1 || len(calls) != DefaultAuthRetries+1 || res.KeyRefreshes != DefaultAuthRetries {
+		t.Fatalf("attempts %d (gateway saw %d), key refreshes %d; want %d and %d", res.Attempts, len(calls), res.KeyRefreshes, DefaultAuthRetries+1, DefaultAuthRetries)
 	}
 	for i, call := range calls {
 		if ak, _ := roleKeys(i + 1); call.AccessKey != ak {
