@@ -12,9 +12,9 @@ import (
 // announce sends the gratuitous ARPs for a new master: a burst of
 // g.Repeat per VIP at once, then another burst after g.Delay (keepalived's
 // garp_master_repeat and garp_master_delay). It runs in its own goroutine
-// and stops when ctx ends, which the instance does when the VIPs go. The
+// and stops when ctx ends, which the keeper does when the VIPs go. The
 // caller has already sent the first ARP of the first burst (sentFirst), so
-// that one goes out before anything else the loop does.
+// that one goes out before anything else.
 func announce(ctx context.Context, arp ARP, vips []netip.Addr, g config.GARP, sentFirst bool, log *slog.Logger) {
 	burst := func(skip int) bool {
 		for i := range g.Repeat {
@@ -44,15 +44,6 @@ func announce(ctx context.Context, arp ARP, vips []netip.Addr, g config.GARP, se
 	}
 	if wait(ctx, g.Delay) {
 		burst(0)
-	}
-}
-
-// announceNow sends one gratuitous ARP per VIP at once.
-func announceNow(arp ARP, vips []netip.Addr, log *slog.Logger) {
-	for _, v := range vips {
-		if err := arp.Send(v); err != nil {
-			log.Warn("gratuitous ARP failed", "vip", v, "err", err)
-		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -35,33 +36,53 @@ func (l *rateLog) allow(now time.Time, kind string) (ok bool, suppressed uint64)
 	return true, suppressed
 }
 
+// maxForeignRouters bounds the memory of other virtual routers seen on the
+// link (their VRID drops are logged once each, then at debug level).
+const maxForeignRouters = 64
+
 // drops counts dropped packets by reason and logs them, rate-limited per
 // reason. It belongs to the instance goroutine.
 type drops struct {
-	log   *slog.Logger
-	count map[vrrp.DropReason]uint64
-	rate  *rateLog
+	log     *slog.Logger
+	count   map[vrrp.DropReason]uint64
+	rate    *rateLog
+	foreign map[netip.Addr]bool // sources of other VRIDs already logged
 }
 
 func newDrops(log *slog.Logger) *drops {
-	return &drops{log: log, count: map[vrrp.DropReason]uint64{}, rate: newRateLog()}
+	return &drops{log: log, count: map[vrrp.DropReason]uint64{}, rate: newRateLog(), foreign: map[netip.Addr]bool{}}
 }
 
-// add records one dropped packet. detail says what differed, for the log.
-func (d *drops) add(now time.Time, reason vrrp.DropReason, from netip.Addr, detail string) {
+// add records one dropped packet. detail says what differed, for the log;
+// it is only called when the drop is logged, so a flood costs no parsing.
+func (d *drops) add(now time.Time, reason vrrp.DropReason, from netip.Addr, detail func() string) {
 	d.count[reason]++
+	level := slog.LevelWarn
+	msg := "dropped VRRP packet"
+	if reason == vrrp.DropVRID {
+		// Other virtual routers on a shared LAN are normal, not a
+		// misconfiguration of ours: say so once per router, then only at
+		// debug level.
+		if d.foreign[from] || len(d.foreign) >= maxForeignRouters {
+			level = slog.LevelDebug
+		} else {
+			d.foreign[from] = true
+			level = slog.LevelInfo
+		}
+		msg = "ignoring VRRP of another virtual router"
+	}
 	ok, suppressed := d.rate.allow(now, reason.String())
-	if !ok {
+	if !ok && level != slog.LevelInfo {
 		return
 	}
 	attrs := []any{"reason", reason.String(), "from", from, "total", d.count[reason]}
 	if suppressed > 0 {
 		attrs = append(attrs, "suppressed", suppressed)
 	}
-	if detail != "" {
-		attrs = append(attrs, "detail", detail)
+	if s := detail(); s != "" {
+		attrs = append(attrs, "detail", s)
 	}
-	d.log.Warn("dropped VRRP packet", attrs...)
+	d.log.Log(context.Background(), level, msg, attrs...)
 }
 
 // snapshot returns the counts by reason name.

@@ -11,9 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/proxypair/proxypair/appliance/cloud/ncp"
 	"github.com/proxypair/proxypair/appliance/control"
+	"github.com/proxypair/proxypair/appliance/ifwatch"
 	"github.com/proxypair/proxypair/appliance/netio"
+	"github.com/proxypair/proxypair/appliance/vip"
 	"github.com/proxypair/proxypair/appliance/vrrp"
+	"github.com/proxypair/proxypair/healthcheck"
 )
 
 // Fakes of the OS adapters, for running instances in a synctest bubble.
@@ -87,6 +91,15 @@ func (c *fakeConn) Read([]byte) (netio.Packet, error) {
 	}
 }
 
+func (c *fakeConn) TryRead([]byte) (netio.Packet, bool) {
+	select {
+	case p := <-c.in:
+		return p, true
+	default:
+		return netio.Packet{}, false
+	}
+}
+
 func (c *fakeConn) Send(payload []byte, dst netip.Addr) error {
 	adv, err := vrrp.Parse(payload)
 	if err != nil {
@@ -118,76 +131,162 @@ func (c *fakeConn) setUp(up bool) {
 	c.lan.mu.Unlock()
 }
 
-// fakeVIPs records the interface's addresses and renders them like
-// `ip -br addr` for comparisons.
-type fakeVIPs struct {
-	mu    sync.Mutex
-	addrs []netip.Prefix
-	log   []string // "add 198.18.0.100/24", "del ..."
+// fakeAddrs is the interface's address table. Its own address and
+// others' can be put there, addresses can vanish behind the daemon's back,
+// and every operation can be made to fail, once or for good.
+type fakeAddrs struct {
+	mu       sync.Mutex
+	label    string
+	addrs    []vip.Addr
+	log      []string // "add 198.18.0.100/24", "del ..."
+	onAddrs  func()   // the watcher's hint, set by fakeWatch
+	failAdd  func(netip.Prefix) error
+	failDel  func(netip.Prefix) error
+	failList func() error
+	adds     int
 }
 
-func (f *fakeVIPs) Add(vips []netip.Prefix) error {
+func newFakeAddrs(label string) *fakeAddrs { return &fakeAddrs{label: label} }
+
+func (f *fakeAddrs) Add(p netip.Prefix) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, p := range vips {
-		if !slices.Contains(f.addrs, p) {
-			f.addrs = append(f.addrs, p)
-			f.log = append(f.log, "add "+p.String())
+	f.adds++
+	if f.failAdd != nil {
+		if err := f.failAdd(p); err != nil {
+			f.mu.Unlock()
+			return err
 		}
+	}
+	changed := !slices.ContainsFunc(f.addrs, func(a vip.Addr) bool { return a.Prefix == p })
+	if changed {
+		f.addrs = append(f.addrs, vip.Addr{Prefix: p, Label: f.label})
+		f.log = append(f.log, "add "+p.String())
+	}
+	f.mu.Unlock()
+	if changed {
+		f.hint()
 	}
 	return nil
 }
 
-func (f *fakeVIPs) Delete(vips []netip.Prefix) error {
+func (f *fakeAddrs) Delete(p netip.Prefix) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.addrs = slices.DeleteFunc(f.addrs, func(p netip.Prefix) bool {
-		for _, v := range vips {
-			if v.Addr() == p.Addr() {
-				f.log = append(f.log, "del "+p.String())
-				return true
-			}
+	if f.failDel != nil {
+		if err := f.failDel(p); err != nil {
+			f.mu.Unlock()
+			return err
+		}
+	}
+	n := len(f.addrs)
+	f.addrs = slices.DeleteFunc(f.addrs, func(a vip.Addr) bool {
+		if a.Prefix == p && a.Label == f.label {
+			f.log = append(f.log, "del "+p.String())
+			return true
 		}
 		return false
 	})
+	changed := len(f.addrs) != n
+	f.mu.Unlock()
+	if changed {
+		f.hint()
+	}
 	return nil
 }
 
-func (f *fakeVIPs) Held(vips []netip.Prefix) ([]netip.Prefix, error) {
+func (f *fakeAddrs) List() ([]vip.Addr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []netip.Prefix
-	for _, v := range vips {
-		if slices.Contains(f.addrs, v) {
-			out = append(out, v)
+	if f.failList != nil {
+		if err := f.failList(); err != nil {
+			return nil, err
 		}
 	}
-	return out, nil
+	return slices.Clone(f.addrs), nil
 }
 
-// String renders the addresses like `ip -br addr show eth1`.
-func (f *fakeVIPs) String() string {
+// put adds an address as someone else would (another label).
+func (f *fakeAddrs) put(p netip.Prefix, label string) {
+	f.mu.Lock()
+	f.addrs = append(f.addrs, vip.Addr{Prefix: p, Label: label})
+	f.mu.Unlock()
+	f.hint()
+}
+
+// remove deletes an address behind the daemon's back (ip addr del).
+func (f *fakeAddrs) remove(p netip.Prefix) {
+	f.mu.Lock()
+	f.addrs = slices.DeleteFunc(f.addrs, func(a vip.Addr) bool { return a.Prefix == p })
+	f.mu.Unlock()
+	f.hint()
+}
+
+func (f *fakeAddrs) hint() {
+	f.mu.Lock()
+	h := f.onAddrs
+	f.mu.Unlock()
+	if h != nil {
+		h()
+	}
+}
+
+func (f *fakeAddrs) set(fn func(f *fakeAddrs)) {
+	f.mu.Lock()
+	fn(f)
+	f.mu.Unlock()
+}
+
+func (f *fakeAddrs) addCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := make([]string, len(f.addrs))
-	for i, p := range f.addrs {
-		s[i] = p.String()
+	return f.adds
+}
+
+// String renders the VIPs (our label's addresses) like `ip -br addr show
+// eth1` would list them.
+func (f *fakeAddrs) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var s []string
+	for _, a := range f.addrs {
+		if a.Label == f.label {
+			s = append(s, a.Prefix.String())
+		}
 	}
 	return "eth1 " + strings.Join(s, " ")
 }
 
-// fakeARP records gratuitous ARPs with their (virtual) send times.
+// fakeARP records gratuitous ARPs with their (virtual) send times, and
+// which opening of the socket (the MAC) each came from.
 type fakeARP struct {
-	mu   sync.Mutex
-	sent []time.Time
+	mu    sync.Mutex
+	sent  []time.Time
+	addrs []netip.Addr
+	opens int
+	fail  error
 }
 
-func (f *fakeARP) Send(netip.Addr) error {
+// open is env.openARP.
+func (f *fakeARP) open() (ARP, error) {
 	f.mu.Lock()
-	f.sent = append(f.sent, time.Now())
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	f.opens++
+	return arpHandle{f}, nil
+}
+
+type arpHandle struct{ f *fakeARP }
+
+func (h arpHandle) Send(a netip.Addr) error {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	if h.f.fail != nil {
+		return h.f.fail
+	}
+	h.f.sent = append(h.f.sent, time.Now())
+	h.f.addrs = append(h.f.addrs, a)
 	return nil
 }
+
+func (arpHandle) Close() error { return nil }
 
 func (f *fakeARP) count() int {
 	f.mu.Lock()
@@ -195,13 +294,50 @@ func (f *fakeARP) count() int {
 	return len(f.sent)
 }
 
-// fakeLinks is a link whose state the test flips.
-type fakeLinks struct {
-	up bool
-	ch chan bool
+func (f *fakeARP) opened() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.opens
 }
 
-func (f *fakeLinks) Watch(context.Context) (bool, <-chan bool, error) { return f.up, f.ch, nil }
+// fakeWatch is the interface watcher: the test sets the link's state.
+type fakeWatch struct {
+	mu     sync.Mutex
+	link   ifwatch.Link
+	onLink func(ifwatch.Link)
+	addrs  *fakeAddrs
+}
+
+func newFakeWatch(up bool, addrs *fakeAddrs) *fakeWatch {
+	return &fakeWatch{link: ifwatch.Link{Exists: true, Index: 3, Up: up, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}}, addrs: addrs}
+}
+
+func (w *fakeWatch) watch(_ context.Context, onLink func(ifwatch.Link), onAddrs func()) (ifwatch.Link, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onLink = onLink
+	w.addrs.mu.Lock()
+	w.addrs.onAddrs = onAddrs
+	w.addrs.mu.Unlock()
+	return w.link, nil
+}
+
+// set changes the link and tells the daemon, as ifwatch does.
+func (w *fakeWatch) set(l ifwatch.Link) {
+	w.mu.Lock()
+	w.link = l
+	on := w.onLink
+	w.mu.Unlock()
+	on(l)
+}
+
+func (w *fakeWatch) setUp(up bool) {
+	w.mu.Lock()
+	l := w.link
+	w.mu.Unlock()
+	l.Up = up
+	w.set(l)
+}
 
 // fakeNotifier records sd_notify messages.
 type fakeNotifier struct {
@@ -268,29 +404,68 @@ func (l *logRecorder) count(msg, reason string) int {
 	return n
 }
 
-// fakeClaimer records claims; with block set, a claim waits until cancelled
-// (an API that is down).
+// levels returns the level of every record with msg, in order.
+func (l *logRecorder) levels(msg string) []slog.Level {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []slog.Level
+	for _, r := range l.records {
+		if r.Message == msg {
+			out = append(out, r.Level)
+		}
+	}
+	return out
+}
+
+// fakeClaimer records claims; with block set, a claim waits until
+// cancelled (an API that is down); fail makes claims fail; moved makes
+// Verify report those VIPs routed elsewhere.
 type fakeClaimer struct {
 	mu        sync.Mutex
 	block     bool
+	fail      error
+	moved     []netip.Addr
 	calls     int
+	verifies  int
 	cancelled int
 }
 
-func (f *fakeClaimer) Claim(ctx context.Context, vips []netip.Addr) (ClaimResult, error) {
+func (f *fakeClaimer) Claim(ctx context.Context, vips []netip.Addr) (ncp.ClaimResult, error) {
 	f.mu.Lock()
 	f.calls++
-	block := f.block
+	block, fail := f.block, f.fail
 	f.mu.Unlock()
+	if fail != nil {
+		time.Sleep(100 * time.Millisecond)
+		return ncp.ClaimResult{Attempts: 1}, fail
+	}
 	if !block {
 		time.Sleep(300 * time.Millisecond) // the API's latency, in virtual time
-		return ClaimResult{Attempts: 1, Latency: 300 * time.Millisecond}, nil
+		f.mu.Lock()
+		f.moved = slices.DeleteFunc(f.moved, func(a netip.Addr) bool { return slices.Contains(vips, a) })
+		f.mu.Unlock()
+		return ncp.ClaimResult{Attempts: 1, Latency: 300 * time.Millisecond}, nil
 	}
 	<-ctx.Done()
 	f.mu.Lock()
 	f.cancelled++
 	f.mu.Unlock()
-	return ClaimResult{Attempts: 7}, ctx.Err()
+	return ncp.ClaimResult{Attempts: 7}, ctx.Err()
+}
+
+func (f *fakeClaimer) Verify(ctx context.Context, vips []netip.Addr) (ncp.VerifyResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.verifies++
+	var r ncp.VerifyResult
+	for _, v := range vips {
+		if slices.Contains(f.moved, v) {
+			r.Missing = append(r.Missing, v)
+		} else {
+			r.Held = append(r.Held, v)
+		}
+	}
+	return r, nil
 }
 
 func (f *fakeClaimer) counts() (calls, cancelled int) {
@@ -299,15 +474,21 @@ func (f *fakeClaimer) counts() (calls, cancelled int) {
 	return f.calls, f.cancelled
 }
 
+func (f *fakeClaimer) set(fn func(f *fakeClaimer)) {
+	f.mu.Lock()
+	fn(f)
+	f.mu.Unlock()
+}
+
 // fakeHealth is a health tracker the test drives.
-type fakeHealth struct{ ch chan HealthEvent }
+type fakeHealth struct{ ch chan healthcheck.Event }
 
-func newFakeHealth() *fakeHealth { return &fakeHealth{ch: make(chan HealthEvent)} }
+func newFakeHealth() *fakeHealth { return &fakeHealth{ch: make(chan healthcheck.Event)} }
 
-func (f *fakeHealth) Events() <-chan HealthEvent { return f.ch }
+func (f *fakeHealth) Events() <-chan healthcheck.Event { return f.ch }
 func (f *fakeHealth) Checks() []control.HealthCheck {
 	return []control.HealthCheck{{Name: "socket", OK: true}}
 }
 func (f *fakeHealth) set(healthy bool, reason string) {
-	f.ch <- HealthEvent{Healthy: healthy, Reason: reason}
+	f.ch <- healthcheck.Event{Healthy: healthy, Reason: reason}
 }

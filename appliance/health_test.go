@@ -89,7 +89,7 @@ func TestUnhealthyAloneStaysMaster(t *testing.T) {
 		for _, tr := range a.status(t).Transitions {
 			states = append(states, tr.To+"/"+tr.Reason)
 		}
-		want := []string{"BACKUP/startup", "MASTER/master_down", "BACKUP/resign", "MASTER/master_down"}
+		want := []string{"BACKUP/startup", "MASTER/master_down", "BACKUP/unhealthy", "MASTER/master_down"}
 		if !slices.Equal(states, want) {
 			t.Errorf("transitions %v, want %v", states, want)
 		}

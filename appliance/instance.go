@@ -2,120 +2,135 @@ package appliance
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"slices"
 	"time"
 
 	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/appliance/fsm"
+	"github.com/proxypair/proxypair/appliance/ifwatch"
 	"github.com/proxypair/proxypair/appliance/netio"
 	"github.com/proxypair/proxypair/appliance/vrrp"
+	"github.com/proxypair/proxypair/healthcheck"
 )
-
-// maxTransitions is how many state changes the status keeps.
-const maxTransitions = 20
 
 // env is what an instance needs from the host.
 type env struct {
-	conn     Conn
-	src      netip.Addr // our advert source (the interface's own address)
-	vips     VIPs
-	arp      ARP
-	links    Links
+	src      netip.Addr                         // our advert source (the interface's own address)
+	openConn func(multicast bool) (Conn, error) // the VRRP sockets, again after the interface is re-created
+	addrs    AddrTable
+	label    string // the address label that marks our VIPs
+	openARP  func() (ARP, error)
+	watch    WatchFunc
 	notifier Notifier
-	claimer  Claimer               // nil: the network follows gratuitous ARP
-	provider string                // the claimer's name, for status
-	health   Health                // nil: no health tracking
-	newTimer func() (timer, error) // nil: Go runtime timers
+	claimer  Claimer // nil: the network follows gratuitous ARP
+	provider string  // the claimer's name, for status
+	health   Health  // nil: no health tracking
+	newTimer func() (timer, error)
 }
 
-// instance is one VRRP virtual router. Its run goroutine owns the state
-// machine and all protocol state; other goroutines reach it only through
-// the packets and calls channels.
+// The events the instance loop steps. Every source other than the loop's
+// own timer and watchdog posts one to instance.events.
+type (
+	event       interface{}
+	packetEvent struct{ p netio.Packet }
+	linkEvent   struct{ l ifwatch.Link }
+	vipsEvent   struct{ s vipState }
+	cloudEvent  struct{ c control.Cloud }
+	healthEvent struct{ h healthcheck.Event }
+	callEvent   struct {
+		f    func(now time.Time)
+		done chan struct{}
+	}
+	reopenEvent struct{} // try the sockets again after a failed reopen
+)
+
+// Bounds of the instance's own waits.
+const (
+	// reopenRetry is how long to wait before opening the sockets again
+	// when the interface came back but opening failed.
+	reopenRetry = time.Second
+	// finishWait bounds the wait for the keeper to confirm, at the end of a
+	// stop, that no VIP of ours is left (ExecStopPost's cleanup is the
+	// next line of defence).
+	finishWait = 2 * time.Second
+	// maxStatusLine bounds systemd's STATUS= (its notify buffer is small,
+	// and a long line is dropped whole).
+	maxStatusLine = 1024
+)
+
+// instance is one VRRP virtual router: an executor around its fsm.Router.
+// Its loop goroutine owns the router and every piece of state below; other
+// goroutines reach it only by posting events. The loop stamps each event
+// with the time once, steps the router and carries out its actions:
+// adverts are sent from the loop, the VIP set is handed to the keeper,
+// which reconciles the interface with it, and the cloud claim follows what
+// the keeper reports held.
 type instance struct {
-	cfg config.VRRP
-	log *slog.Logger
+	cfg    config.VRRP
+	weight int // health.weight
+	log    *slog.Logger
 	env
-	r *fsm.Router
+	r      *fsm.Router
+	recv   *receiver
+	drops  *drops
+	events chan event
+	keeper *keeper
+	claims *claims // nil without a cloud provider
 
-	expect vrrp.Expect
-	mode   vrrp.ChecksumMode
-	peers  []netip.Addr // unicast peers; nil = multicast
+	conn       Conn
+	connIndex  int    // the interface index the sockets are bound to
+	stopReader func() // stops the reader goroutine and closes conn
+	link       ifwatch.Link
+	linkUp     bool   // what the router was told
+	buf        []byte // for TryRead
 
-	packets chan netio.Packet
-	calls   chan func()
-
-	linkUp      bool
 	since       time.Time
 	sent        uint64
 	received    uint64
-	drops       *drops
-	transitions []control.Transition
 	sendErrs    uint64
-	errLog      *rateLog // send and read failures
+	transitions []control.Transition
+	errLog      *rateLog
 
-	armed        time.Time // the deadline the timer is set to; zero = stopped
-	stopAnnounce context.CancelFunc
-	stopClaim    context.CancelFunc
-	cloud        control.Cloud // the cloud claim's state, when there is a claimer
+	vips        vipState // the keeper's last report
+	postedVIPs  []netip.Prefix
+	heldTold    bool // VIPsHeld stepped in this stretch of mastership
+	cloud       control.Cloud
+	healthy     bool
+	healthWhy   string
+	healthSince time.Time
 
-	weight      int       // health.weight: added to the priority while unhealthy
-	healthy     bool      // the tracker's verdict; true until its first one
-	healthWhy   string    // why unhealthy
-	healthSince time.Time // when the verdict last changed
-	healthEv    <-chan HealthEvent
+	armed time.Time // the deadline the timer is set to; zero = stopped
 }
+
+// maxTransitions is how many state changes the status keeps.
+const maxTransitions = 20
 
 // newInstance returns an instance for cfg; weight (health.weight) is added
 // to the priority while HAProxy is unhealthy.
 func newInstance(cfg config.VRRP, weight int, e env, log *slog.Logger) (*instance, error) {
 	in := &instance{
-		env:     e,
+		cfg:     cfg,
 		weight:  weight,
+		env:     e,
 		log:     log.With("iface", cfg.Interface, "vrid", cfg.VRID),
-		packets: make(chan netio.Packet, 64),
-		calls:   make(chan func()),
+		events:  make(chan event, 256),
+		buf:     make([]byte, 1500),
+		errLog:  newRateLog(),
+		healthy: true,
 	}
 	in.drops = newDrops(in.log)
-	in.cloud = control.Cloud{Provider: e.provider, State: "idle"}
-	in.healthy = true
-	in.errLog = newRateLog()
-	if err := in.configure(cfg); err != nil {
+	rc, err := newReceiver(cfg, e.src, in.drops)
+	if err != nil {
 		return nil, err
 	}
+	in.recv = rc
+	in.cloud = control.Cloud{Provider: e.provider, State: control.ClaimIdle}
 	in.r = fsm.New(in.fsmConfig())
 	return in, nil
-}
-
-// configure derives the receive expectations and send parameters from cfg.
-func (in *instance) configure(cfg config.VRRP) error {
-	e := vrrp.Expect{
-		Version:   vrrp.Version(cfg.Version),
-		VRID:      uint8(cfg.VRID),
-		Interval:  cfg.AdvertInterval,
-		Addresses: vipAddrs(cfg.VirtualIPs),
-		CheckTTL:  len(cfg.UnicastPeers) == 0,
-	}
-	if cfg.Version == 2 && cfg.AuthPass != "" {
-		pw, err := vrrp.Password(cfg.AuthPass)
-		if err != nil {
-			return fmt.Errorf("vrrp.auth_pass: %w", err)
-		}
-		e.AuthType, e.AuthData = vrrp.AuthSimple, pw
-	}
-	in.mode = vrrp.PseudoHeader
-	if cfg.V3Checksum == config.ChecksumMessageOnly {
-		in.mode = vrrp.MessageOnly
-	}
-	in.cfg, in.expect = cfg, e
-	in.peers = nil
-	if len(cfg.UnicastPeers) > 0 {
-		in.peers = slices.Clone(cfg.UnicastPeers)
-	}
-	return nil
 }
 
 func (in *instance) fsmConfig() fsm.Config {
@@ -126,32 +141,66 @@ func (in *instance) fsmConfig() fsm.Config {
 		Preempt:        in.cfg.Preempt,
 		PreemptDelay:   in.cfg.PreemptDelay,
 		Addr:           in.src,
+		VIPs:           slices.Clone(in.cfg.VirtualIPs),
+		HealthWeight:   in.weight,
 	}
 }
 
-// run is the instance goroutine. ready is called once the first state is
-// set up; run returns after a graceful stop when ctx ends.
+// post hands ev to the loop, unless ctx ends first.
+func (in *instance) post(ctx context.Context, ev event) {
+	select {
+	case in.events <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// run is the instance loop. ready is called once the first state is set
+// up. When ctx ends, run stops gracefully (make before break as master)
+// and returns once no VIP of ours is left.
 func (in *instance) run(ctx context.Context, ready func()) error {
-	linkCtx, stopLinks := context.WithCancel(ctx)
-	defer stopLinks()
-	up, linkChanges, err := in.links.Watch(linkCtx)
+	// The effects outlive ctx: a stopping master still holds its VIPs.
+	effects, stopEffects := context.WithCancel(context.Background())
+	defer stopEffects()
+
+	in.keeper = newKeeper(in.addrs, in.label, in.openARP, in.cfg.GARP, in.log.With("component", "vips"),
+		func(s vipState) { in.post(effects, vipsEvent{s}) })
+	go in.keeper.run(effects)
+	if in.claimer != nil {
+		in.claims = newClaims(in.claimer, in.provider, in.log.With("component", "cloud"),
+			func(c control.Cloud) { in.post(effects, cloudEvent{c}) })
+		go in.claims.run(effects)
+	}
+	link, err := in.watch(effects, func(l ifwatch.Link) { in.post(effects, linkEvent{l}) }, in.keeper.hint)
 	if err != nil {
 		return err
 	}
-	readerDone, stopReading := make(chan struct{}), make(chan struct{})
-	go in.read(readerDone, stopReading)
+	in.link = link
+	if link.Exists {
+		if err := in.open(link.Index); err != nil {
+			return err
+		}
+	}
 	if in.health != nil {
-		in.healthEv = in.health.Events()
+		go func() {
+			for {
+				select {
+				case h := <-in.health.Events():
+					in.post(effects, healthEvent{h})
+				case <-effects.Done():
+					return
+				}
+			}
+		}()
 	}
 
 	now := time.Now()
 	in.since, in.healthSince = now, now
-	in.linkUp = up
-	in.step(now, fsm.Startup{})
-	if !up {
+	in.linkUp = link.Usable() && in.conn != nil
+	if !in.linkUp {
 		in.log.Warn("link is down at start-up; waiting for it", "reason", "link_down")
-		in.step(now, fsm.LinkDown{})
+		in.step(now, fsm.LinkDown{}) // Startup then goes to Fault
 	}
+	in.step(now, fsm.Startup{})
 	ready()
 
 	newTimer := in.newTimer
@@ -163,7 +212,6 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 		return err
 	}
 	defer timer.Close()
-	in.arm(timer)
 	var watchdog <-chan time.Time
 	if d, ok := in.notifier.WatchdogInterval(); ok {
 		// Pinged from this loop, so a wedged loop stops the pings and
@@ -173,65 +221,83 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 		watchdog = t.C
 	}
 
+	done := ctx.Done()
 	for {
+		in.arm(timer)
 		select {
-		case <-ctx.Done():
+		case <-done:
+			done = nil
 			in.notifier.Stopping()
-			in.shutdown()
-			close(stopReading)
-			<-readerDone
-			return nil
-		case p := <-in.packets:
-			in.handle(p)
+			in.step(time.Now(), fsm.Shutdown{})
+		case ev := <-in.events:
+			in.handle(ev)
 		case <-timer.C():
-			in.armed = time.Time{} // spent: arm below sets it again
-			in.step(time.Now(), fsm.Timeout{})
-		case up := <-linkChanges:
-			in.link(up)
-		case ev := <-in.healthEv:
-			in.healthChanged(time.Now(), ev)
-		case f := <-in.calls:
-			f()
+			in.tick()
 		case <-watchdog:
 			in.notifier.Watchdog()
 		}
-		in.arm(timer)
+		if done == nil && in.r.State() == fsm.Initialize {
+			break
+		}
+	}
+	in.finish()
+	return nil
+}
+
+func (in *instance) handle(ev event) {
+	now := time.Now()
+	switch ev := ev.(type) {
+	case packetEvent:
+		in.packet(ev.p)
+	case linkEvent:
+		in.linkChanged(now, ev.l)
+	case reopenEvent:
+		in.linkChanged(now, in.link)
+	case vipsEvent:
+		in.vipsReported(now, ev.s)
+	case cloudEvent:
+		in.cloud = ev.c
+	case healthEvent:
+		in.healthChanged(now, ev.h)
+	case callEvent:
+		ev.f(now)
+		close(ev.done)
 	}
 }
 
-// read feeds received packets to the loop until the Conn is closed.
-func (in *instance) read(done chan<- struct{}, stop <-chan struct{}) {
-	defer close(done)
-	buf := make([]byte, 1500)
-	var lastErr time.Time // this goroutine's own; errLog belongs to the loop
-	for {
-		p, err := in.conn.Read(buf)
-		if err != nil {
-			if netio.IsClosed(err) {
-				return
-			}
-			if time.Since(lastErr) > logEvery {
-				in.log.Error("reading VRRP socket", "err", err)
-				lastErr = time.Now()
-			}
-			time.Sleep(10 * time.Millisecond) // no busy loop on a persistent error
-			continue
-		}
-		// The payload aliases buf; the loop gets its own copy.
-		p.Payload = slices.Clone(p.Payload)
+// tick handles the timer. Events queued before it fired go first, and as
+// Backup so do adverts still in the socket: after a stall (a VM pause, CPU
+// starvation) the master's waiting adverts must restart the
+// Master_Down_Timer, not lose the race to it.
+func (in *instance) tick() {
+	in.armed = time.Time{} // spent: arm sets it again
+	for range cap(in.events) {
 		select {
-		case in.packets <- p:
-		case <-stop: // the loop has stopped reading
-			return
+		case ev := <-in.events:
+			in.handle(ev)
+			continue
+		default:
+		}
+		break
+	}
+	if in.r.State() == fsm.Backup && in.conn != nil {
+		for range 64 {
+			p, ok := in.conn.TryRead(in.buf)
+			if !ok {
+				break
+			}
+			p.Payload = slices.Clone(p.Payload)
+			in.packet(p)
 		}
 	}
+	in.step(time.Now(), fsm.Timeout{})
 }
 
-// call runs f on the instance goroutine and waits for it.
-func (in *instance) call(ctx context.Context, f func()) error {
+// call runs f on the loop and waits for it.
+func (in *instance) call(ctx context.Context, f func(now time.Time)) error {
 	done := make(chan struct{})
 	select {
-	case in.calls <- func() { f(); close(done) }:
+	case in.events <- callEvent{f: f, done: done}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -243,7 +309,7 @@ func (in *instance) call(ctx context.Context, f func()) error {
 	}
 }
 
-// arm sets the timer to the state machine's next deadline. Most steps
+// arm sets the timer to the state machine's next deadline. Most events
 // leave the deadline alone (a status request, a watchdog ping, a dropped
 // packet), so the timer is only touched when it changed.
 func (in *instance) arm(t timer) {
@@ -262,137 +328,132 @@ func (in *instance) arm(t timer) {
 	}
 }
 
-func (in *instance) handle(p netio.Packet) {
-	if p.Src == in.src {
-		// Multicast loopback is off, but a bridge or a second socket can
-		// still reflect our own advert.
-		in.drops.add(p.At, vrrp.DropOwnAddress, p.Src, "")
-		return
-	}
-	if in.peers != nil && !slices.Contains(in.peers, p.Src) {
-		in.drops.add(p.At, vrrp.DropUnknownPeer, p.Src, "not in vrrp.unicast_peers")
-		return
-	}
-	rcv, reason := vrrp.Validate(p.Packet, in.expect)
-	if reason != vrrp.DropNone {
-		in.drops.add(p.At, reason, p.Src, in.mismatch(reason, p.Payload))
-		return
-	}
-	in.received++
-	in.step(p.At, fsm.AdvertReceived{Src: p.Src, Priority: rcv.Priority, Interval: rcv.Interval})
-}
-
-// mismatch describes, for the log, what differed from our configuration:
-// every such drop means a peer that will also become master.
-func (in *instance) mismatch(reason vrrp.DropReason, payload []byte) string {
-	a, err := vrrp.Parse(payload)
-	if err != nil {
-		return err.Error()
-	}
-	switch reason {
-	case vrrp.DropVersion:
-		return fmt.Sprintf("peer speaks VRRPv%d, we are configured for v%d", a.Version, in.cfg.Version)
-	case vrrp.DropVRID:
-		return fmt.Sprintf("peer's VRID %d, ours %d", a.VRID, in.cfg.VRID)
-	case vrrp.DropInterval:
-		return fmt.Sprintf("peer's advert interval %v, ours %v", a.Interval, in.cfg.AdvertInterval)
-	case vrrp.DropAddressCount, vrrp.DropAddressSet:
-		return fmt.Sprintf("peer's addresses %v, ours %v", a.Addresses, in.expect.Addresses)
-	case vrrp.DropAuthType:
-		return fmt.Sprintf("peer's auth type %v, ours %v", a.AuthType, in.expect.AuthType)
-	case vrrp.DropPassword:
-		return "auth_pass differs"
-	}
-	return ""
-}
-
-func (in *instance) link(up bool) {
-	if up == in.linkUp {
-		return
-	}
-	in.linkUp = up
-	now := time.Now()
-	if up {
-		in.log.Info("link up", "reason", "link_up")
-		in.step(now, fsm.LinkUp{})
-	} else {
-		in.log.Warn("link down", "reason", "link_down")
-		in.step(now, fsm.LinkDown{})
+func (in *instance) packet(p netio.Packet) {
+	if adv, ok := in.recv.accept(p); ok {
+		in.received++
+		in.step(p.At, adv)
 	}
 }
 
 // step feeds one input to the state machine and carries out its actions.
 func (in *instance) step(now time.Time, input fsm.Input) {
-	for _, a := range in.r.Step(now, input) {
-		in.do(now, a)
+	in.apply(now, in.r.Step(now, input))
+}
+
+// apply carries out actions in order. The VIP actions are one change of the
+// wanted set, handed to the keeper once.
+func (in *instance) apply(now time.Time, acts []fsm.Action) {
+	vipsDone := false
+	for _, a := range acts {
+		switch a := a.(type) {
+		case fsm.SendAdvert:
+			in.send(now, a.Priority, a.Count)
+		case fsm.AddVIPs, fsm.DelVIPs, fsm.Announce:
+			if !vipsDone {
+				vipsDone = true
+				in.wantVIPs(acts)
+			}
+		case fsm.StateChanged:
+			in.changed(now, a)
+		}
 	}
 }
 
-func (in *instance) do(now time.Time, a fsm.Action) {
-	switch a := a.(type) {
-	case fsm.SendAdvert:
-		in.send(now, a.Priority, a.Count)
-	case fsm.AddVIPs:
-		if err := in.vips.Add(in.cfg.VirtualIPs); err != nil {
-			in.log.Error("adding VIPs failed: this master cannot serve them", "err", err)
+// wantVIPs hands the state machine's VIP set, and what it asks to
+// announce, to the keeper and the cloud claim.
+func (in *instance) wantVIPs(acts []fsm.Action) {
+	var announce []netip.Addr
+	heal := false
+	for _, a := range acts {
+		if a, ok := a.(fsm.Announce); ok {
+			announce = append(announce, a.VIPs...)
+			heal = heal || a.Heal
 		}
-	case fsm.DelVIPs:
-		in.quiet()
-		if err := in.vips.Delete(in.cfg.VirtualIPs); err != nil {
-			in.log.Error("removing VIPs failed", "err", err)
-		}
-	case fsm.Announce:
-		// Announce comes on becoming master and when answering a
-		// lower-priority master (split brain healing): both times the
-		// network must learn that the VIPs are here.
-		in.quiet()
-		first := in.cfg.GARP.Repeat > 0
-		if first {
-			// The first ARP now, before the loop logs and notifies:
-			// clients keep sending to the old MAC until they get it.
-			announceNow(in.arp, in.expect.Addresses, in.log)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		in.stopAnnounce = cancel
-		go announce(ctx, in.arp, in.expect.Addresses, in.cfg.GARP, first, in.log)
-		in.claim(now)
-	case fsm.StateChanged:
-		in.changed(now, a)
 	}
+	want := in.r.VIPs()
+	grew := slices.ContainsFunc(want, func(p netip.Prefix) bool { return !slices.Contains(in.postedVIPs, p) })
+	in.postedVIPs = want
+	in.keeper.want(want, announce)
+	if grew {
+		// A takeover: let the keeper add the VIPs and send the first
+		// ARPs now, before this loop logs and notifies.
+		runtime.Gosched()
+	}
+	if heal && in.claims != nil {
+		in.claims.verifySoon()
+	}
+	in.updateClaims()
 }
 
-// quiet stops a running gratuitous-ARP sequence and cloud claim.
-func (in *instance) quiet() {
-	if in.stopAnnounce != nil {
-		in.stopAnnounce()
-		in.stopAnnounce = nil
+// updateClaims tells the cloud claim which VIPs to keep routed here: the
+// ones wanted and actually held.
+func (in *instance) updateClaims() {
+	if in.claims == nil {
+		return
 	}
-	if in.stopClaim != nil {
-		in.stopClaim()
-		in.stopClaim = nil
-		if in.cloud.State == "claiming" {
-			in.cloud.State = "cancelled"
+	want := in.r.VIPs()
+	var held []netip.Addr
+	for _, p := range in.vips.Held {
+		if slices.Contains(want, p) {
+			held = append(held, p.Addr())
 		}
+	}
+	in.claims.set(held)
+}
+
+// vipsReported takes the keeper's view of the interface. A master that
+// cannot hold its VIPs gives the pair to its peer (the state machine
+// resigns); one that holds them all tells the state machine so.
+func (in *instance) vipsReported(now time.Time, s vipState) {
+	was := in.vips.problem()
+	in.vips = s
+	master := in.r.State() == fsm.Master
+	switch {
+	case s.Failed && master:
+		in.log.Error("cannot hold the VIPs: handing the pair to the peer", "missing", s.Missing, "err", s.Err,
+			"since", s.FailingSince, "reason", "vips_failed")
+		in.step(now, fsm.VIPsFailed{})
+	case master && len(s.Missing) == 0 && len(s.Wanted) > 0 && !in.heldTold:
+		in.heldTold = true
+		in.step(now, fsm.VIPsHeld{})
+	}
+	if in.r.State() != fsm.Master {
+		in.heldTold = false
+	}
+	in.updateClaims()
+	if p := in.vips.problem(); p != was {
+		if p == "" && was != "" {
+			in.log.Info("VIPs: the interface holds what it should again")
+		}
+		in.notifier.Status(in.statusLine())
 	}
 }
 
 func (in *instance) send(now time.Time, prio uint8, count int) {
-	adv := vrrp.Advertisement{
-		Version:   in.expect.Version,
-		Type:      vrrp.TypeAdvertisement,
-		VRID:      in.expect.VRID,
-		Priority:  prio,
-		AuthType:  in.expect.AuthType,
-		Interval:  in.cfg.AdvertInterval,
-		Addresses: in.expect.Addresses,
-		AuthData:  in.expect.AuthData,
+	if in.conn == nil {
+		return // no interface: nobody to tell
 	}
-	dsts := in.peers
+	e := in.recv.expect
+	adv := vrrp.Advertisement{
+		Version:   e.Version,
+		Type:      vrrp.TypeAdvertisement,
+		VRID:      e.VRID,
+		Priority:  prio,
+		AuthType:  e.AuthType,
+		Interval:  in.cfg.AdvertInterval,
+		Addresses: e.Addresses,
+		AuthData:  e.AuthData,
+	}
+	dsts := in.recv.peers
 	if dsts == nil {
 		dsts = []netip.Addr{vrrp.MulticastGroup}
 	}
+	mode := vrrp.PseudoHeader
+	if in.cfg.V3Checksum == config.ChecksumMessageOnly {
+		mode = vrrp.MessageOnly
+	}
 	for _, dst := range dsts {
-		b, err := adv.Marshal(in.src, dst, in.mode)
+		b, err := adv.Marshal(in.src, dst, mode)
 		if err != nil {
 			// Config validation rules out every encoding error; reaching
 			// this is a bug, but not one worth a crash.
@@ -428,9 +489,10 @@ func (in *instance) changed(now time.Time, c fsm.StateChanged) {
 	in.notifier.Status(in.statusLine())
 }
 
-// statusLine is the one-line state systemd shows (STATUS=).
+// statusLine is the one-line state systemd shows (STATUS=), at most
+// maxStatusLine bytes.
 func (in *instance) statusLine() string {
-	line := fmt.Sprintf("%s prio %d", in.r.State(), in.r.Priority())
+	line := in.r.State().String() + " prio " + itoa(int(in.r.Priority()))
 	switch {
 	case in.health == nil:
 	case in.healthy:
@@ -438,156 +500,37 @@ func (in *instance) statusLine() string {
 	default:
 		line += " haproxy DOWN: " + in.healthWhy
 	}
-	return line
+	if p := in.vips.problem(); p != "" {
+		line += "; " + p
+	}
+	return truncate(line, maxStatusLine)
 }
 
-// reconfigure applies a reloaded config; plan has already kept the keys
-// that need a restart at their running values.
-func (in *instance) reconfigure(now time.Time, cfg config.VRRP) {
-	old := in.cfg
-	if err := in.configure(cfg); err != nil {
-		in.log.Error("reload: keeping the running VRRP settings", "err", err)
-		in.configure(old)
-		return
-	}
-	if in.r.State() == fsm.Master && !slices.Equal(old.VirtualIPs, cfg.VirtualIPs) {
-		var gone []netip.Prefix
-		for _, p := range old.VirtualIPs {
-			if !slices.Contains(cfg.VirtualIPs, p) {
-				gone = append(gone, p)
-			}
-		}
-		if err := in.vips.Delete(gone); err != nil {
-			in.log.Error("reload: removing VIPs", "err", err)
-		}
-		in.do(now, fsm.AddVIPs{})
-		in.do(now, fsm.Announce{})
-	}
-	for _, a := range in.r.Reconfigure(now, in.fsmConfig()) {
-		in.do(now, a)
-	}
-	// Reconfigure sets the configured priority; an unhealthy node must
-	// keep advertising its lowered one.
-	in.step(now, fsm.SetPriority{Priority: in.effectivePriority()})
-}
-
-// shutdown is the graceful stop: a priority-0 advert if Master, then no VIP
-// left behind whatever state we were in.
-//
-// A master keeps serving the VIPs until a peer has taken over (make before
-// break): it drops them when it hears the new master's advert, or after
-// handOverWait if nobody takes over. keepalived drops them at once, so its
-// clients lose Skew_Time (0.6 s at the seed's timers) on every planned
-// stop; ours lose nothing.
-func (in *instance) shutdown() {
-	now := time.Now()
-	wasMaster := in.r.State() == fsm.Master
-	maxWait := in.handOverWait()
-	for _, a := range in.r.Step(now, fsm.Shutdown{}) {
-		if _, ok := a.(fsm.DelVIPs); ok && wasMaster {
-			continue // below, once a peer has taken over
-		}
-		in.do(now, a)
-	}
-	in.quiet()
-	if wasMaster {
-		in.awaitTakeover(maxWait)
-	}
-	if err := in.vips.Delete(in.cfg.VirtualIPs); err != nil {
-		in.log.Error("removing VIPs at shutdown", "err", err)
-	}
-	in.conn.Close()
-}
-
-// handOverWait bounds how long a stopping master keeps its VIPs for a peer
-// to take over: a backup takes over Skew_Time after our priority-0 advert,
-// and Skew_Time is under one advert interval (v3) or one second (v2).
-func (in *instance) handOverWait() time.Duration {
-	skewMax := time.Second
-	if in.cfg.Version == 3 {
-		skewMax = in.r.MasterAdverInterval()
-	}
-	return skewMax + 100*time.Millisecond
-}
-
-// awaitTakeover reads packets until a valid advert with a non-zero priority
-// arrives from a peer (the new master) or maxWait passes.
-func (in *instance) awaitTakeover(maxWait time.Duration) {
-	deadline := time.NewTimer(maxWait)
+// finish is the end of a stop: the state machine wants no VIP any more;
+// wait, bounded, for the keeper to confirm that none of ours is left, then
+// close the sockets.
+func (in *instance) finish() {
+	defer in.closeConn()
+	in.keeper.want(nil, nil)
+	deadline := time.NewTimer(finishWait)
 	defer deadline.Stop()
 	for {
 		select {
+		case ev := <-in.events:
+			switch ev := ev.(type) {
+			case vipsEvent:
+				in.vips = ev.s
+				if s := ev.s; len(s.Wanted) == 0 && len(s.Stale) == 0 && s.Err == "" {
+					return
+				}
+			case callEvent:
+				ev.f(time.Now())
+				close(ev.done)
+			}
 		case <-deadline.C:
-			in.log.Info("no peer took over; dropping the VIPs", "waited", maxWait)
+			in.log.Error("stopping with VIPs of ours still on the interface; `proxypair cleanup` (ExecStopPost) removes them",
+				"stale", in.vips.Stale, "err", in.vips.Err)
 			return
-		case p := <-in.packets:
-			if p.Src == in.src || (in.peers != nil && !slices.Contains(in.peers, p.Src)) {
-				continue
-			}
-			if rcv, reason := vrrp.Validate(p.Packet, in.expect); reason == vrrp.DropNone && rcv.Priority > 0 {
-				in.log.Info("peer took over; dropping the VIPs", "master", p.Src)
-				return
-			}
 		}
 	}
-}
-
-// snapshot is the instance's part of the status document.
-func (in *instance) snapshot() control.Instance {
-	held, err := in.vips.Held(in.cfg.VirtualIPs)
-	if err != nil {
-		in.log.Warn("listing VIPs for status", "err", err)
-	}
-	st := control.Instance{
-		Interface:          in.cfg.Interface,
-		VRID:               in.cfg.VRID,
-		Version:            in.cfg.Version,
-		State:              in.r.State().String(),
-		Since:              in.since,
-		ConfiguredPriority: in.cfg.Priority,
-		EffectivePriority:  int(in.r.Priority()),
-		AdvertInterval:     control.Duration(in.cfg.AdvertInterval),
-		MasterAdverInt:     control.Duration(in.r.MasterAdverInterval()),
-		Source:             in.src.String(),
-		VIPs:               prefixStrings(in.cfg.VirtualIPs),
-		VIPsHeld:           prefixStrings(held),
-		Link:               "up",
-		AdvertsSent:        in.sent,
-		AdvertsReceived:    in.received,
-		Drops:              in.drops.snapshot(),
-		Transitions:        slices.Clone(in.transitions),
-	}
-	if m := in.r.Master(); m.IsValid() {
-		st.Master = m.String()
-	}
-	if !in.linkUp {
-		st.Link = "down"
-	}
-	if in.claimer != nil {
-		c := in.cloud
-		st.Cloud = &c
-	}
-	if in.health != nil {
-		st.Health = in.healthStatus()
-	}
-	for _, p := range in.peers {
-		st.Peers = append(st.Peers, p.String())
-	}
-	return st
-}
-
-func vipAddrs(ps []netip.Prefix) []netip.Addr {
-	out := make([]netip.Addr, len(ps))
-	for i, p := range ps {
-		out[i] = p.Addr()
-	}
-	return out
-}
-
-func prefixStrings(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/control"
-	"github.com/proxypair/proxypair/appliance/fsm"
 	"github.com/proxypair/proxypair/appliance/netio"
 	"github.com/proxypair/proxypair/appliance/vrrp"
 )
@@ -37,15 +36,19 @@ func seedVRRP(prio int) config.VRRP {
 
 type testNode struct {
 	in     *instance
-	conn   *fakeConn
-	vips   *fakeVIPs
+	conn   *fakeConn // the first sockets; see conns
+	conns  []*fakeConn
+	vips   *fakeAddrs
 	arp    *fakeARP
-	links  *fakeLinks
+	watch  *fakeWatch
 	notify *fakeNotifier
 	log    *logRecorder
 	stop   context.CancelFunc
 	done   chan error
 }
+
+// testLabel is the VIPs' label in these tests (eth1, VRID 51).
+const testLabel = "eth1:pp51"
 
 // startNode runs an instance on l with address addr. Call inside a bubble.
 func startNode(t *testing.T, l *lan, addr string, cfg config.VRRP) *testNode {
@@ -77,16 +80,29 @@ func startNodeWith(t *testing.T, l *lan, addr string, cfg config.VRRP, claimer C
 // startNodeEnv is startNode with changes to the instance's environment.
 func startNodeEnv(t *testing.T, l *lan, addr string, cfg config.VRRP, change func(*env)) *testNode {
 	t.Helper()
+	src := netip.MustParseAddr(addr)
 	n := &testNode{
-		conn:   newFakeConn(l, netip.MustParseAddr(addr)),
-		vips:   &fakeVIPs{},
+		conn:   newFakeConn(l, src),
+		vips:   newFakeAddrs(testLabel),
 		arp:    &fakeARP{},
-		links:  &fakeLinks{up: true, ch: make(chan bool)},
 		notify: &fakeNotifier{},
 		log:    &logRecorder{},
 		done:   make(chan error, 1),
 	}
-	e := env{conn: n.conn, src: n.conn.src, vips: n.vips, arp: n.arp, links: n.links, notifier: n.notify}
+	n.watch = newFakeWatch(true, n.vips)
+	e := env{
+		src: src,
+		openConn: func(bool) (Conn, error) {
+			// The first sockets are n.conn; the interface re-created gets new ones.
+			c := n.conn
+			if len(n.conns) > 0 {
+				c = newFakeConn(l, src)
+			}
+			n.conns = append(n.conns, c)
+			return c, nil
+		},
+		addrs: n.vips, label: testLabel, openARP: n.arp.open, watch: n.watch.watch, notifier: n.notify,
+	}
 	if change != nil {
 		change(&e)
 	}
@@ -110,13 +126,25 @@ func startNodeEnv(t *testing.T, l *lan, addr string, cfg config.VRRP, change fun
 func (n *testNode) status(t *testing.T) control.Instance {
 	t.Helper()
 	var st control.Instance
-	if err := n.in.call(context.Background(), func() { st = n.in.snapshot() }); err != nil {
+	if err := n.in.call(context.Background(), func(now time.Time) { st = n.in.snapshot(now) }); err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
 
 func (n *testNode) state(t *testing.T) string { return n.status(t).State }
+
+// reconfigure applies cfg as a reload does.
+func (n *testNode) reconfigure(t *testing.T, cfg config.VRRP) {
+	t.Helper()
+	var err error
+	if cerr := n.in.call(context.Background(), func(now time.Time) { err = n.in.reconfigure(now, cfg, -254) }); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
 
 // lastChange is when the instance last changed state.
 func (n *testNode) lastChange(t *testing.T) time.Time {
@@ -210,7 +238,7 @@ func TestElectionFailoverPreemption(t *testing.T) {
 		// a's link goes down: a → FAULT without the VIP; b takes over.
 		down := time.Now()
 		a.conn.setUp(false)
-		a.links.ch <- false
+		a.watch.setUp(false)
 		synctest.Wait()
 		if got := a.state(t); got != "FAULT" || a.vips.String() != "eth1 " {
 			t.Fatalf("a after link down: %s, %q", got, a.vips)
@@ -227,7 +255,7 @@ func TestElectionFailoverPreemption(t *testing.T) {
 
 		// The link returns: a preempts the lower-priority b.
 		a.conn.setUp(true)
-		a.links.ch <- true
+		a.watch.setUp(true)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		if sa, sb := a.state(t), b.state(t); sa != "MASTER" || sb != "BACKUP" {
@@ -329,7 +357,11 @@ func TestBadPacketsChangeNothing(t *testing.T) {
 			if got := st.Drops[tc.reason]; got != 500 {
 				t.Errorf("drops[%s] = %d, want 500", tc.reason, got)
 			}
-			if got := b.log.count("dropped VRRP packet", tc.reason); got != 1 {
+			msg := "dropped VRRP packet"
+			if tc.reason == "vrid" {
+				msg = "ignoring VRRP of another virtual router"
+			}
+			if got := b.log.count(msg, tc.reason); got != 1 {
 				t.Errorf("%s: %d log lines for 500 drops in one period, want 1", tc.reason, got)
 			}
 		}
@@ -341,13 +373,26 @@ func TestBadPacketsChangeNothing(t *testing.T) {
 		time.Sleep(logEvery)
 		payload, _ := func() ([]byte, error) {
 			adv := good
-			adv.VRID = 52
+			copy(adv.AuthData[:], "wrongpw!")
 			return adv.Marshal(evil, vrrp.MulticastGroup, vrrp.PseudoHeader)
 		}()
 		b.conn.inject(netio.Packet{Packet: vrrp.Packet{Src: evil, Dst: vrrp.MulticastGroup, TTL: 255, Payload: payload}})
 		synctest.Wait()
-		if got := b.log.count("dropped VRRP packet", "vrid"); got != 2 {
-			t.Errorf("vrid log lines after a period: %d, want 2", got)
+		if got := b.log.count("dropped VRRP packet", "password"); got != 2 {
+			t.Errorf("password log lines after a period: %d, want 2", got)
+		}
+		// Another virtual router on the link is normal: it is said once
+		// (info), then only at debug level, never as a warning.
+		vrid := func() []byte {
+			adv := good
+			adv.VRID = 52
+			p, _ := adv.Marshal(evil, vrrp.MulticastGroup, vrrp.PseudoHeader)
+			return p
+		}()
+		b.conn.inject(netio.Packet{Packet: vrrp.Packet{Src: evil, Dst: vrrp.MulticastGroup, TTL: 255, Payload: vrid}})
+		synctest.Wait()
+		if got := b.log.levels("ignoring VRRP of another virtual router"); !slices.Equal(got, []slog.Level{slog.LevelInfo, slog.LevelDebug}) {
+			t.Errorf("levels of the foreign-VRID lines: %v, want one INFO then DEBUG", got)
 		}
 	})
 }
@@ -408,9 +453,7 @@ func TestReconfigure(t *testing.T) {
 
 		// Raise b above a: b preempts after Master_Down.
 		cfg := seedVRRP(250)
-		if err := b.in.call(context.Background(), func() { b.in.reconfigure(time.Now(), cfg) }); err != nil {
-			t.Fatal(err)
-		}
+		b.reconfigure(t, cfg)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		if a.state(t) != "BACKUP" || b.state(t) != "MASTER" {
@@ -419,8 +462,8 @@ func TestReconfigure(t *testing.T) {
 
 		// A second VIP on the master appears at once.
 		cfg.VirtualIPs = append(cfg.VirtualIPs, netip.MustParsePrefix("198.18.0.101/24"))
-		a.in.call(context.Background(), func() { a.in.reconfigure(time.Now(), withVIPs(seedVRRP(200), cfg.VirtualIPs)) })
-		b.in.call(context.Background(), func() { b.in.reconfigure(time.Now(), cfg) })
+		a.reconfigure(t, withVIPs(seedVRRP(200), cfg.VirtualIPs))
+		b.reconfigure(t, cfg)
 		synctest.Wait()
 		if got := b.vips.String(); got != "eth1 198.18.0.100/24 198.18.0.101/24" {
 			t.Errorf("b's addresses after adding a VIP: %q", got)
@@ -438,61 +481,22 @@ func withVIPs(c config.VRRP, vips []netip.Prefix) config.VRRP {
 	return c
 }
 
-func TestPlanKeepsRestartKeys(t *testing.T) {
-	cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock"}}
-	next := &config.Config{VRRP: seedVRRP(150), Control: config.Control{Socket: "/run/b.sock"}}
-	next.VRRP.Interface = "eth2"
-	next.VRRP.VRID = 52
-	applied, restart := plan(cur, next)
-	if applied.VRRP.Priority != 150 {
-		t.Errorf("priority not applied live: %d", applied.VRRP.Priority)
-	}
-	if applied.VRRP.Interface != "eth1" || applied.VRRP.VRID != 51 || applied.Control.Socket != "/run/a.sock" {
-		t.Errorf("restart-only keys changed live: %+v", applied)
-	}
-	want := map[string]bool{"vrrp.interface": true, "vrrp.virtual_router_id": true, "control.socket": true}
-	if len(restart) != len(want) {
-		t.Fatalf("restart keys %v", restart)
-	}
-	for _, k := range restart {
-		if !want[k] {
-			t.Errorf("unexpected restart key %q", k)
-		}
-	}
-}
-
 // TestStartsInFaultWhenLinkDown: a node whose link is down at start-up waits
 // in FAULT and never claims the VIP.
 func TestStartsInFaultWhenLinkDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := &lan{}
-		conn := newFakeConn(l, netip.MustParseAddr("198.18.0.1"))
-		vips := &fakeVIPs{}
-		links := &fakeLinks{up: false, ch: make(chan bool)}
-		e := env{conn: conn, src: conn.src, vips: vips, arp: &fakeARP{}, links: links, notifier: nopNotifier{}}
-		in, err := newInstance(seedVRRP(200), -254, e, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- in.run(ctx, func() {}) }()
+		n := startNodeEnv(t, &lan{}, "198.18.0.1", seedVRRP(200), func(e *env) {
+			w := newFakeWatch(false, e.addrs.(*fakeAddrs))
+			e.watch = w.watch
+		})
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		var state fsm.State
-		in.call(ctx, func() { state = in.r.State() })
-		if state != fsm.Fault || vips.String() != "eth1 " {
-			t.Errorf("link down at start: %v, %q", state, vips)
+		if st := n.status(t); st.State != "FAULT" || st.Link != "down" || n.vips.String() != "eth1 " {
+			t.Errorf("link down at start: %s (link %s), %q", st.State, st.Link, n.vips)
 		}
-		links.ch <- true
-		time.Sleep(4 * time.Second)
-		synctest.Wait()
-		in.call(ctx, func() { state = in.r.State() })
-		if state != fsm.Master {
-			t.Errorf("after link up: %v", state)
+		if got := n.status(t).Transitions; len(got) != 1 || got[0].From != "INIT" || got[0].To != "FAULT" {
+			t.Errorf("transitions %+v, want only INIT → FAULT", got)
 		}
-		cancel()
-		<-done
 	})
 }
 
@@ -512,7 +516,7 @@ func TestCloudClaimOnTakeover(t *testing.T) {
 		if calls, _ := cb.counts(); calls != 0 {
 			t.Errorf("backup b claimed %d times, want 0", calls)
 		}
-		if c := a.status(t).Cloud; c == nil || c.State != "claimed" || c.Attempts != 1 || time.Duration(c.Latency) != 300*time.Millisecond {
+		if c := a.status(t).Cloud; c == nil || c.State != control.ClaimClaimed || c.Attempts != 1 || time.Duration(c.Latency) != 300*time.Millisecond {
 			t.Errorf("a's cloud status: %+v", c)
 		}
 
@@ -543,7 +547,7 @@ func TestCloudAPIDownDoesNotSlowVRRP(t *testing.T) {
 		if got := len(a.conn.adverts()) - sent; got != 10 {
 			t.Errorf("%d adverts in 10 s while the API hangs, want 10", got)
 		}
-		if c := a.status(t).Cloud; c.State != "claiming" {
+		if c := a.status(t).Cloud; c.State != control.ClaimClaiming {
 			t.Errorf("cloud state %q, want claiming", c.State)
 		}
 
@@ -557,7 +561,7 @@ func TestCloudAPIDownDoesNotSlowVRRP(t *testing.T) {
 		if calls, cancelled := ca.counts(); calls != 1 || cancelled != 1 {
 			t.Errorf("claims %d, cancelled %d; want 1 and 1", calls, cancelled)
 		}
-		if c := a.status(t).Cloud; c.State != "cancelled" {
+		if c := a.status(t).Cloud; c.State != control.ClaimCancelled {
 			t.Errorf("cloud state after leaving master %q", c.State)
 		}
 	})
@@ -594,8 +598,12 @@ func TestStopDuringFlood(t *testing.T) {
 		payload, _ := adv.Marshal(evil, vrrp.MulticastGroup, vrrp.PseudoHeader)
 		left := 10000 // read only by the reader goroutine
 		n := startNodeEnv(t, &lan{}, "198.18.0.2", seedVRRP(100), func(e *env) {
-			e.conn = floodConn{fakeConn: e.conn.(*fakeConn), n: &left,
-				p: netio.Packet{Packet: vrrp.Packet{Src: evil, Dst: vrrp.MulticastGroup, TTL: 255, Payload: payload}}}
+			open := e.openConn
+			e.openConn = func(m bool) (Conn, error) {
+				c, err := open(m)
+				return floodConn{fakeConn: c.(*fakeConn), n: &left,
+					p: netio.Packet{Packet: vrrp.Packet{Src: evil, Dst: vrrp.MulticastGroup, TTL: 255, Payload: payload}}}, err
+			}
 		})
 		n.stopAndWait(t) // synctest reports a deadlock if this never returns
 	})

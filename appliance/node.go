@@ -2,9 +2,11 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/appliance/garp"
+	"github.com/proxypair/proxypair/appliance/ifwatch"
 	"github.com/proxypair/proxypair/appliance/netio"
 	"github.com/proxypair/proxypair/appliance/vip"
 )
@@ -30,25 +33,33 @@ type Options struct {
 	Load   func() (*config.Config, []config.Problem, error)
 }
 
-// Run is `proxypair run`: it sets up the interface, runs the VRRP instance
-// until ctx ends, then stops gracefully (priority-0 advert, VIPs removed).
+// Run is `proxypair run`: it takes the instance lock, prepares the
+// interface, runs the VRRP instance until ctx ends, then stops gracefully
+// (make before break as master; no VIP of ours left).
 func Run(ctx context.Context, o Options) error {
 	if o.Notifier == nil {
 		o.Notifier = nopNotifier{}
 	}
 	cfg := o.Config
-	e, closeHost, err := openHost(cfg.VRRP, o.Log)
+	// Before any address is touched: a second daemon for the same
+	// interface and VRID must change nothing.
+	lock, err := acquireLock(lockDir, cfg.VRRP.Interface, cfg.VRRP.VRID)
 	if err != nil {
 		return err
 	}
-	defer closeHost()
-	e.notifier = o.Notifier
-	if e.claimer, err = newClaimer(cfg.Cloud, cfg.VRRP.Interface, o.Log); err != nil {
+	defer lock.release()
+	e, err := openHost(cfg.VRRP, o.Log)
+	if err != nil {
 		return err
 	}
-	e.provider = cfg.Cloud.Provider
-	if p, ok := e.claimer.(ncpClaimer); ok {
-		go p.prepare(ctx, o.Log)
+	e.notifier = o.Notifier
+	claimer, err := newClaimer(cfg.Cloud, cfg.VRRP.Interface, o.Log)
+	if err != nil {
+		return err
+	}
+	if claimer != nil {
+		e.claimer, e.provider = claimer, cfg.Cloud.Provider
+		go prepareNCP(ctx, claimer, o.Log)
 	}
 	if cfg.Health.Enabled {
 		if e.health, err = startHealth(ctx, cfg.Health, o.Log); err != nil {
@@ -68,7 +79,8 @@ func Run(ctx context.Context, o Options) error {
 
 	go n.reloads(ctx, o)
 	o.Log.Info("starting", "version", o.Version, "iface", cfg.VRRP.Interface, "vrid", cfg.VRRP.VRID,
-		"priority", cfg.VRRP.Priority, "source", e.src, "vips", cfg.VRRP.VirtualIPs, "unicast_peers", cfg.VRRP.UnicastPeers)
+		"priority", cfg.VRRP.Priority, "source", e.src, "vips", cfg.VRRP.VirtualIPs, "unicast_peers", cfg.VRRP.UnicastPeers,
+		"label", e.label)
 	err = in.run(ctx, func() {
 		o.Notifier.Ready()
 		o.Notifier.Status(in.statusLine())
@@ -77,55 +89,108 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
-// openHost prepares the interface and opens the sockets: it removes VIPs a
-// crashed run may have left (we start as Backup, which holds none) and picks
-// the advert source address.
-func openHost(v config.VRRP, log *slog.Logger) (env, func(), error) {
+// openHost checks the interface and prepares the adapters: it removes the
+// VIPs a crashed run left (they carry our label; we start as Backup, which
+// holds none), refuses a VIP that is an address someone else put on the
+// interface, and picks the advert source address.
+func openHost(v config.VRRP, log *slog.Logger) (env, error) {
 	if _, err := net.InterfaceByName(v.Interface); err != nil {
-		return env{}, nil, fmt.Errorf("vrrp.interface %q: %w", v.Interface, err)
+		return env{}, fmt.Errorf("vrrp.interface %q: %w", v.Interface, err)
 	}
-	vips := vip.New(v.Interface)
-	if stale, err := vips.Held(v.VirtualIPs); err == nil && len(stale) > 0 {
-		log.Warn("removing VIPs left on the interface by an earlier run", "iface", v.Interface, "vips", stale)
+	label := vip.Label(v.Interface, v.VRID)
+	m := vip.New(v.Interface, label)
+	removed, err := m.RemoveOwned()
+	if err != nil {
+		return env{}, fmt.Errorf("removing VIPs an earlier run left on %s: %w", v.Interface, err)
 	}
-	if err := vips.Delete(v.VirtualIPs); err != nil {
-		return env{}, nil, err
+	if len(removed) > 0 {
+		log.Warn("removed VIPs an earlier run left on the interface", "iface", v.Interface, "vips", removed, "label", label)
+	}
+	addrs, err := m.List()
+	if err != nil {
+		return env{}, err
+	}
+	for _, p := range v.VirtualIPs {
+		for _, a := range addrs {
+			if a.Prefix.Addr() == p.Addr() {
+				return env{}, fmt.Errorf("vrrp.virtual_ips: %v is already on %s as %v (label %q), and proxypair did not put it there: "+
+					"a VIP must be an address no host owns; remove it from the interface or from the config", p.Addr(), v.Interface, a.Prefix, a.Label)
+			}
+		}
 	}
 	src := v.SourceIP
 	if !src.IsValid() {
-		var err error
-		if src, err = netio.FirstIPv4(v.Interface, v.VirtualIPs); err != nil {
-			return env{}, nil, err
+		for _, a := range addrs {
+			if a.Label != label && !slices.ContainsFunc(v.VirtualIPs, func(p netip.Prefix) bool { return p.Addr() == a.Prefix.Addr() }) {
+				src = a.Prefix.Addr()
+				break
+			}
+		}
+		if !src.IsValid() {
+			return env{}, fmt.Errorf("vrrp.source_ip: %s has no IPv4 address of its own (other than the VIPs); set vrrp.source_ip or address the interface", v.Interface)
 		}
 	}
-	conn, err := netio.Listen(netio.Options{Interface: v.Interface, Source: src, Multicast: len(v.UnicastPeers) == 0})
-	if err != nil {
-		return env{}, nil, err
+	if slices.Contains(v.UnicastPeers, src) {
+		return env{}, fmt.Errorf("vrrp.unicast_peers: %v is this node's own advert source (%s): list the peer's address, not ours", src, sourceOrigin(v))
 	}
-	arp, err := garp.Open(v.Interface)
+	openARP := func() (ARP, error) { return garp.Open(v.Interface) }
+	// Fail the start, not the first takeover, when a capability is missing.
+	arp, err := openARP()
 	if err != nil {
-		conn.Close()
-		return env{}, nil, err
+		return env{}, err
 	}
-	e := env{conn: conn, src: src, vips: vips, arp: arp, links: netlinkLinks{ifname: v.Interface}, newTimer: newFDTimer}
-	return e, func() { arp.Close() }, nil
+	arp.Close()
+	return env{
+		src:   src,
+		addrs: m,
+		label: label,
+		openConn: func(multicast bool) (Conn, error) {
+			return netio.Listen(netio.Options{Interface: v.Interface, Source: src, Multicast: multicast})
+		},
+		openARP: openARP,
+		watch: func(ctx context.Context, onLink func(ifwatch.Link), onAddrs func()) (ifwatch.Link, error) {
+			return ifwatch.Watch(ctx, ifwatch.Options{Interface: v.Interface, Log: log, OnLink: onLink, OnAddrs: onAddrs})
+		},
+		newTimer: newFDTimer,
+	}, nil
 }
 
-// Cleanup is `proxypair cleanup`: it removes this config's VIPs from the
-// interface, for systemd's ExecStopPost= after a crash.
-func Cleanup(cfg *config.Config, log *slog.Logger) error {
-	vips := vip.New(cfg.VRRP.Interface)
-	held, err := vips.Held(cfg.VRRP.VirtualIPs)
-	if err != nil {
-		// No interface means no VIPs on it.
-		log.Info("nothing to clean up", "iface", cfg.VRRP.Interface, "err", err)
-		return nil
+func sourceOrigin(v config.VRRP) string {
+	if v.SourceIP.IsValid() {
+		return "vrrp.source_ip"
 	}
-	if err := vips.Delete(cfg.VRRP.VirtualIPs); err != nil {
+	return "the first address of " + v.Interface
+}
+
+// Cleanup is `proxypair cleanup`: it removes the VIPs this node put on the
+// interface (they carry its label, whatever config they came from), for
+// systemd's ExecStopPost= after a crash. It refuses while a live daemon
+// runs for the interface and VRID, unless force is set.
+func Cleanup(cfg *config.Config, log *slog.Logger, force bool) error {
+	iface, vrid := cfg.VRRP.Interface, cfg.VRRP.VRID
+	if force {
+		log.Warn("cleanup --force: not checking for a running daemon", "iface", iface, "vrid", vrid)
+	} else {
+		lock, err := acquireLock(lockDir, iface, vrid)
+		if errors.Is(err, ErrLocked) {
+			return fmt.Errorf("cleanup refused: %w; stop it first (systemctl stop proxypair), or use --force to remove its VIPs anyway", err)
+		}
+		if err != nil && !errors.Is(err, os.ErrPermission) {
+			return err
+		}
+		if lock != nil {
+			defer lock.release()
+		}
+	}
+	label := vip.Label(iface, vrid)
+	removed, err := vip.New(iface, label).RemoveOwned()
+	if err != nil {
 		return err
 	}
-	if len(held) > 0 {
-		log.Info("removed VIPs", "iface", cfg.VRRP.Interface, "vips", held)
+	if len(removed) > 0 {
+		log.Info("removed VIPs", "iface", iface, "vips", removed, "label", label)
+	} else {
+		log.Info("nothing to clean up", "iface", iface, "label", label)
 	}
 	return nil
 }
@@ -139,12 +204,17 @@ type node struct {
 	cfg     *config.Config // owned by the reloads goroutine
 }
 
-// Status implements control.Provider.
+// Status implements control.Provider. The instance builds its part on its
+// loop, from what it already knows: no system call.
 func (n *node) Status(ctx context.Context) (control.Status, error) {
 	st := control.Status{Version: n.version, PID: os.Getpid(), Started: n.started, Config: n.file}
 	var in control.Instance
-	if err := n.inst.call(ctx, func() { in = n.inst.snapshot() }); err != nil {
+	if err := n.inst.call(ctx, func(now time.Time) { in = n.inst.snapshot(now) }); err != nil {
 		return st, err
+	}
+	if n.inst.health != nil {
+		// The tracker's own snapshot, read here: not on the VRRP loop.
+		in.Health.Checks = n.inst.health.Checks()
 	}
 	st.Instances = []control.Instance{in}
 	return st, nil
@@ -181,9 +251,21 @@ func (n *node) reload(ctx context.Context, o Options) {
 		}
 		return
 	}
-	applied, restart := plan(n.cfg, next)
+	applied, restart := config.PlanReload(n.cfg, next)
 	if len(restart) > 0 {
 		o.Log.Warn("reload: these keys only change on restart; keeping their running values", "keys", restart)
+	}
+	if problems := config.Validate(applied); !config.Valid(problems) {
+		for _, p := range problems {
+			o.Log.Error("reload: the new values do not fit the running ones of the restart-only keys; keeping the running config",
+				"problem", p.String(), "restart_keys", restart)
+		}
+		return
+	}
+	changed := config.Changed(n.cfg, applied)
+	if len(changed) == 0 {
+		o.Log.Info("reloaded: nothing changed", "file", next.File)
+		return
 	}
 	if o.Level != nil {
 		var l slog.Level
@@ -191,43 +273,15 @@ func (n *node) reload(ctx context.Context, o Options) {
 			o.Level.Set(l)
 		}
 	}
-	err = n.inst.call(ctx, func() { n.inst.reconfigure(time.Now(), applied.VRRP) })
+	var rerr error
+	err = n.inst.call(ctx, func(now time.Time) { rerr = n.inst.reconfigure(now, applied.VRRP, applied.Health.Weight) })
 	if err != nil {
 		return
 	}
-	n.cfg = applied
-	o.Log.Info("reloaded", "file", next.File)
-}
-
-// plan splits a reload into what applies live and the keys that need a
-// restart; the returned config has the running values for the latter.
-func plan(cur, next *config.Config) (*config.Config, []string) {
-	out := *next
-	var restart []string
-	keep := func(key string, changed bool, restore func()) {
-		if changed {
-			restart = append(restart, key)
-			restore()
-		}
+	if rerr != nil {
+		o.Log.Error("reload: keeping the running VRRP settings", "err", rerr)
+		return
 	}
-	v, nv := &cur.VRRP, &out.VRRP
-	keep("vrrp.interface", v.Interface != nv.Interface, func() { nv.Interface = v.Interface })
-	keep("vrrp.virtual_router_id", v.VRID != nv.VRID, func() { nv.VRID = v.VRID })
-	keep("vrrp.version", v.Version != nv.Version, func() {
-		nv.Version, nv.AdvertInterval, nv.AuthPass = v.Version, v.AdvertInterval, v.AuthPass
-	})
-	keep("vrrp.source_ip", v.SourceIP != nv.SourceIP, func() { nv.SourceIP = v.SourceIP })
-	keep("vrrp.unicast_peers (multicast <-> unicast)", (len(v.UnicastPeers) == 0) != (len(nv.UnicastPeers) == 0),
-		func() { nv.UnicastPeers = v.UnicastPeers })
-	keep("control.socket", cur.Control.Socket != out.Control.Socket, func() { out.Control = cur.Control })
-	keep("log.format", cur.Log.Format != out.Log.Format, func() { out.Log.Format = cur.Log.Format })
-	keep("health", !equalHealth(cur.Health, out.Health), func() { out.Health = cur.Health })
-	keep("cloud", cur.Cloud != out.Cloud, func() { out.Cloud = cur.Cloud })
-	return &out, restart
-}
-
-func equalHealth(a, b config.Health) bool {
-	return a.Enabled == b.Enabled && a.Interval == b.Interval && a.Fall == b.Fall && a.Rise == b.Rise &&
-		a.Weight == b.Weight && a.HAProxy.Socket == b.HAProxy.Socket && a.HAProxy.MinServersUp == b.HAProxy.MinServersUp &&
-		a.HAProxy.SystemdUnit == b.HAProxy.SystemdUnit && slices.Equal(a.HAProxy.Backends, b.HAProxy.Backends)
+	n.cfg = applied
+	o.Log.Info("reloaded", "file", next.File, "changed", changed)
 }

@@ -8,56 +8,75 @@ import (
 	"time"
 )
 
-// field is one config key: its default and how a raw value (from YAML, the
-// environment or a flag) becomes a typed value in Config.
+// field is one config key: its default, how a raw value (from YAML, the
+// environment or a flag) becomes a typed value in Config, and whether a
+// running daemon can take a new value without a restart.
 type field struct {
 	key string
 	def any
 	set func(c *Config, raw any) error
+	// get returns the typed value, for comparing two configs.
+	get func(c *Config) any
+	// keep copies the value from one config to another.
+	keep func(to, from *Config)
+	// restart marks a key a reload cannot change: it keeps its running
+	// value until the daemon restarts.
+	restart bool
+}
+
+// restart marks f as changing only on restart.
+func restart(f field) field {
+	f.restart = true
+	return f
+}
+
+// accessors returns get and keep for a typed key.
+func accessors[T any](dst func(*Config) *T) (func(*Config) any, func(to, from *Config)) {
+	return func(c *Config) any { return *dst(c) }, func(to, from *Config) { *dst(to) = *dst(from) }
 }
 
 // schema lists every key proxypair knows. A key not listed here is an error.
 var schema = []field{
-	str("vrrp.interface", "eth1", func(c *Config) *string { return &c.VRRP.Interface }),
-	integer("vrrp.virtual_router_id", 51, func(c *Config) *int { return &c.VRRP.VRID }),
+	restart(str("vrrp.interface", "eth1", func(c *Config) *string { return &c.VRRP.Interface })),
+	restart(integer("vrrp.virtual_router_id", 51, func(c *Config) *int { return &c.VRRP.VRID })),
 	integer("vrrp.priority", 100, func(c *Config) *int { return &c.VRRP.Priority }),
-	integer("vrrp.version", 2, func(c *Config) *int { return &c.VRRP.Version }),
+	restart(integer("vrrp.version", 2, func(c *Config) *int { return &c.VRRP.Version })),
 	duration("vrrp.advert_interval", time.Second, func(c *Config) *time.Duration { return &c.VRRP.AdvertInterval }),
 	boolean("vrrp.preempt", true, func(c *Config) *bool { return &c.VRRP.Preempt }),
 	duration("vrrp.preempt_delay", 0, func(c *Config) *time.Duration { return &c.VRRP.PreemptDelay }),
 	str("vrrp.auth_pass", "", func(c *Config) *string { return &c.VRRP.AuthPass }),
 	prefixes("vrrp.virtual_ips", func(c *Config) *[]netip.Prefix { return &c.VRRP.VirtualIPs }),
 	addrs("vrrp.unicast_peers", func(c *Config) *[]netip.Addr { return &c.VRRP.UnicastPeers }),
-	addr("vrrp.source_ip", func(c *Config) *netip.Addr { return &c.VRRP.SourceIP }),
+	restart(addr("vrrp.source_ip", func(c *Config) *netip.Addr { return &c.VRRP.SourceIP })),
 	integer("vrrp.peer_priority", 0, func(c *Config) *int { return &c.VRRP.PeerPriority }),
 	str("vrrp.v3_checksum", ChecksumPseudoHeader, func(c *Config) *string { return &c.VRRP.V3Checksum }),
 	integer("vrrp.garp.repeat", 5, func(c *Config) *int { return &c.VRRP.GARP.Repeat }),
 	duration("vrrp.garp.delay", 5*time.Second, func(c *Config) *time.Duration { return &c.VRRP.GARP.Delay }),
 	duration("vrrp.garp.interval", 0, func(c *Config) *time.Duration { return &c.VRRP.GARP.Interval }),
 
-	str("control.socket", "/run/proxypair/proxypair.sock", func(c *Config) *string { return &c.Control.Socket }),
+	restart(str("control.socket", "/run/proxypair/proxypair.sock", func(c *Config) *string { return &c.Control.Socket })),
 
 	str("log.level", "info", func(c *Config) *string { return &c.Log.Level }),
-	str("log.format", "text", func(c *Config) *string { return &c.Log.Format }),
+	restart(str("log.format", "text", func(c *Config) *string { return &c.Log.Format })),
 
-	boolean("health.enabled", true, func(c *Config) *bool { return &c.Health.Enabled }),
-	duration("health.interval", 200*time.Millisecond, func(c *Config) *time.Duration { return &c.Health.Interval }),
-	integer("health.fall", 1, func(c *Config) *int { return &c.Health.Fall }),
-	integer("health.rise", 2, func(c *Config) *int { return &c.Health.Rise }),
+	restart(boolean("health.enabled", true, func(c *Config) *bool { return &c.Health.Enabled })),
+	restart(duration("health.interval", 200*time.Millisecond, func(c *Config) *time.Duration { return &c.Health.Interval })),
+	restart(integer("health.fall", 1, func(c *Config) *int { return &c.Health.Fall })),
+	restart(integer("health.rise", 2, func(c *Config) *int { return &c.Health.Rise })),
 	integer("health.weight", -254, func(c *Config) *int { return &c.Health.Weight }),
-	str("health.haproxy.socket", "/run/haproxy/admin.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket }),
-	strs("health.haproxy.backends", func(c *Config) *[]string { return &c.Health.HAProxy.Backends }),
-	integer("health.haproxy.min_servers_up", 1, func(c *Config) *int { return &c.Health.HAProxy.MinServersUp }),
-	str("health.haproxy.systemd_unit", "", func(c *Config) *string { return &c.Health.HAProxy.SystemdUnit }),
+	restart(str("health.haproxy.socket", "/run/haproxy/admin.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket })),
+	restart(strs("health.haproxy.backends", func(c *Config) *[]string { return &c.Health.HAProxy.Backends })),
+	restart(integer("health.haproxy.min_servers_up", 1, func(c *Config) *int { return &c.Health.HAProxy.MinServersUp })),
+	restart(str("health.haproxy.systemd_unit", "", func(c *Config) *string { return &c.Health.HAProxy.SystemdUnit })),
 
-	str("cloud.provider", "", func(c *Config) *string { return &c.Cloud.Provider }),
-	str("cloud.site", "public", func(c *Config) *string { return &c.Cloud.Site }),
-	str("cloud.region", "", func(c *Config) *string { return &c.Cloud.Region }),
-	str("cloud.network_interface_no", "", func(c *Config) *string { return &c.Cloud.NetworkInterfaceNo }),
-	str("cloud.access_key", "", func(c *Config) *string { return &c.Cloud.AccessKey }),
-	str("cloud.secret_key", "", func(c *Config) *string { return &c.Cloud.SecretKey }),
-	str("cloud.api_url", "", func(c *Config) *string { return &c.Cloud.APIURL }),
-	str("cloud.metadata_url", "", func(c *Config) *string { return &c.Cloud.MetadataURL }),
+	restart(str("cloud.provider", "", func(c *Config) *string { return &c.Cloud.Provider })),
+	restart(str("cloud.site", "public", func(c *Config) *string { return &c.Cloud.Site })),
+	restart(str("cloud.region", "", func(c *Config) *string { return &c.Cloud.Region })),
+	restart(str("cloud.network_interface_no", "", func(c *Config) *string { return &c.Cloud.NetworkInterfaceNo })),
+	restart(str("cloud.access_key", "", func(c *Config) *string { return &c.Cloud.AccessKey })),
+	restart(str("cloud.secret_key", "", func(c *Config) *string { return &c.Cloud.SecretKey })),
+	restart(str("cloud.api_url", "", func(c *Config) *string { return &c.Cloud.APIURL })),
+	restart(str("cloud.metadata_url", "", func(c *Config) *string { return &c.Cloud.MetadataURL })),
 }
 
 // Keys returns every known key path, in schema order.
@@ -76,7 +95,8 @@ func EnvName(key string) string {
 }
 
 func str(key, def string, dst func(*Config) *string) field {
-	return field{key, def, func(c *Config, raw any) error {
+	get, keep := accessors(dst)
+	return field{key: key, def: def, get: get, keep: keep, set: func(c *Config, raw any) error {
 		switch v := raw.(type) {
 		case string:
 			*dst(c) = v
@@ -92,7 +112,8 @@ func str(key, def string, dst func(*Config) *string) field {
 }
 
 func integer(key string, def int, dst func(*Config) *int) field {
-	return field{key, def, func(c *Config, raw any) error {
+	get, keep := accessors(dst)
+	return field{key: key, def: def, get: get, keep: keep, set: func(c *Config, raw any) error {
 		switch v := raw.(type) {
 		case int:
 			*dst(c) = v
@@ -117,7 +138,8 @@ func integer(key string, def int, dst func(*Config) *int) field {
 }
 
 func boolean(key string, def bool, dst func(*Config) *bool) field {
-	return field{key, def, func(c *Config, raw any) error {
+	get, keep := accessors(dst)
+	return field{key: key, def: def, get: get, keep: keep, set: func(c *Config, raw any) error {
 		switch v := raw.(type) {
 		case bool:
 			*dst(c) = v
@@ -137,7 +159,8 @@ func boolean(key string, def bool, dst func(*Config) *bool) field {
 // duration accepts Go duration strings ("1s", "50ms"). A bare number is
 // refused rather than guessed at: keepalived counts seconds, Go nanoseconds.
 func duration(key string, def time.Duration, dst func(*Config) *time.Duration) field {
-	return field{key, def, func(c *Config, raw any) error {
+	get, keep := accessors(dst)
+	return field{key: key, def: def, get: get, keep: keep, set: func(c *Config, raw any) error {
 		switch v := raw.(type) {
 		case time.Duration:
 			*dst(c) = v
@@ -157,7 +180,8 @@ func duration(key string, def time.Duration, dst func(*Config) *time.Duration) f
 }
 
 func strs(key string, dst func(*Config) *[]string) field {
-	return field{key, []string{}, func(c *Config, raw any) error {
+	get, keep := accessors(dst)
+	return field{key: key, def: []string{}, get: get, keep: keep, set: func(c *Config, raw any) error {
 		list, err := toList(raw)
 		if err != nil {
 			return err
@@ -168,7 +192,8 @@ func strs(key string, dst func(*Config) *[]string) field {
 }
 
 func prefixes(key string, dst func(*Config) *[]netip.Prefix) field {
-	return field{key, []string{}, func(c *Config, raw any) error {
+	get, keep := accessors(dst)
+	return field{key: key, def: []string{}, get: get, keep: keep, set: func(c *Config, raw any) error {
 		list, err := toList(raw)
 		if err != nil {
 			return err
@@ -209,7 +234,8 @@ func parsePrefix(s string) (netip.Prefix, error) {
 }
 
 func addrs(key string, dst func(*Config) *[]netip.Addr) field {
-	return field{key, []string{}, func(c *Config, raw any) error {
+	get, keep := accessors(dst)
+	return field{key: key, def: []string{}, get: get, keep: keep, set: func(c *Config, raw any) error {
 		list, err := toList(raw)
 		if err != nil {
 			return err
@@ -233,7 +259,8 @@ func addrs(key string, dst func(*Config) *[]netip.Addr) field {
 }
 
 func addr(key string, dst func(*Config) *netip.Addr) field {
-	return field{key, "", func(c *Config, raw any) error {
+	get, keep := accessors(dst)
+	return field{key: key, def: "", get: get, keep: keep, set: func(c *Config, raw any) error {
 		s, ok := raw.(string)
 		if !ok && raw != nil {
 			return fmt.Errorf("expected an IP address, got %s", describe(raw))

@@ -24,27 +24,33 @@ type Status struct {
 
 // Instance is one VRRP instance's state.
 type Instance struct {
-	Interface          string            `json:"interface"`
-	VRID               int               `json:"vrid"`
-	Version            int               `json:"vrrp_version"`
-	State              string            `json:"state"`
-	Since              time.Time         `json:"since"`
-	ConfiguredPriority int               `json:"configured_priority"`
-	EffectivePriority  int               `json:"effective_priority"`
-	AdvertInterval     Duration          `json:"advert_interval"`
-	MasterAdverInt     Duration          `json:"master_advert_interval"`
-	Source             string            `json:"source"`
-	Master             string            `json:"master,omitempty"` // current master's address, "" when unknown
-	Peers              []string          `json:"unicast_peers,omitempty"`
-	VIPs               []string          `json:"vips"`      // configured
-	VIPsHeld           []string          `json:"vips_held"` // on the interface now
-	Link               string            `json:"link"`      // "up" or "down"
-	AdvertsSent        uint64            `json:"adverts_sent"`
-	AdvertsReceived    uint64            `json:"adverts_received"`
-	Drops              map[string]uint64 `json:"drops"`
-	Transitions        []Transition      `json:"transitions"` // newest last
-	Health             *Health           `json:"health,omitempty"`
-	Cloud              *Cloud            `json:"cloud,omitempty"`
+	Interface          string    `json:"interface"`
+	VRID               int       `json:"vrid"`
+	Version            int       `json:"vrrp_version"`
+	State              string    `json:"state"`
+	Since              time.Time `json:"since"`
+	ConfiguredPriority int       `json:"configured_priority"`
+	EffectivePriority  int       `json:"effective_priority"`
+	AdvertInterval     Duration  `json:"advert_interval"`
+	MasterAdverInt     Duration  `json:"master_advert_interval"`
+	Source             string    `json:"source"`
+	Master             string    `json:"master,omitempty"` // current master's address, "" when unknown
+	Peers              []string  `json:"unicast_peers,omitempty"`
+	VIPs               []string  `json:"vips"`      // configured
+	VIPsHeld           []string  `json:"vips_held"` // on the interface, as last checked
+	// VIPProblem says what keeps the interface from holding what it
+	// should (an add or delete failing, a VIP someone else put there).
+	VIPProblem string `json:"vip_problem,omitempty"`
+	// PreemptHeldUntil is the end of the hold after failing to hold the
+	// VIPs: until then this node leaves the pair to its peer.
+	PreemptHeldUntil time.Time         `json:"preempt_held_until,omitempty"`
+	Link             string            `json:"link"` // "up", "down" or "missing"
+	AdvertsSent      uint64            `json:"adverts_sent"`
+	AdvertsReceived  uint64            `json:"adverts_received"`
+	Drops            map[string]uint64 `json:"drops"`
+	Transitions      []Transition      `json:"transitions"` // newest last
+	Health           *Health           `json:"health,omitempty"`
+	Cloud            *Cloud            `json:"cloud,omitempty"`
 }
 
 // Transition is one state change.
@@ -73,13 +79,29 @@ type HealthCheck struct {
 
 // Cloud is the state of the cloud VIP move (NCP VPC).
 type Cloud struct {
-	Provider    string    `json:"provider"`
-	State       string    `json:"state"` // idle|claiming|claimed|failed
-	LastAttempt time.Time `json:"last_attempt,omitempty"`
-	Attempts    int       `json:"attempts"`
-	Latency     Duration  `json:"latency"`
-	Error       string    `json:"error,omitempty"`
+	Provider    string     `json:"provider"`
+	State       ClaimState `json:"state"`
+	LastAttempt time.Time  `json:"last_attempt,omitempty"` // the last claim's start
+	Attempts    int        `json:"attempts"`               // API calls of the last claim
+	Latency     Duration   `json:"latency"`                // of the last claim
+	Claims      int        `json:"claims"`                 // successful claims since start
+	Error       string     `json:"error,omitempty"`        // why the last claim failed
+	NextTry     time.Time  `json:"next_try,omitempty"`     // when a failed claim is tried again
+	LastVerify  time.Time  `json:"last_verify,omitempty"`  // the last check that the VIPs are routed here
+	VerifyError string     `json:"verify_error,omitempty"` // why that check failed
 }
+
+// ClaimState is where the cloud claim stands.
+type ClaimState string
+
+// The claim states.
+const (
+	ClaimIdle      ClaimState = "idle"      // not master: nothing to claim
+	ClaimClaiming  ClaimState = "claiming"  // a claim is running
+	ClaimClaimed   ClaimState = "claimed"   // the VIPs are routed here (checked periodically)
+	ClaimRetrying  ClaimState = "retrying"  // the last claim failed; another follows at NextTry
+	ClaimCancelled ClaimState = "cancelled" // we left master while claiming
+)
 
 // Duration is a time.Duration that reads and writes as "1.5s" in JSON.
 type Duration time.Duration
@@ -114,6 +136,12 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 		fmt.Fprintf(tw, "  link\t%s\n", in.Link)
 		fmt.Fprintf(tw, "  VIPs\t%s\n", strings.Join(in.VIPs, ", "))
 		fmt.Fprintf(tw, "  VIPs held\t%s\n", orDash(strings.Join(in.VIPsHeld, ", ")))
+		if in.VIPProblem != "" {
+			fmt.Fprintf(tw, "  VIP problem\t%s\n", in.VIPProblem)
+		}
+		if !in.PreemptHeldUntil.IsZero() {
+			fmt.Fprintf(tw, "  preemption held\tfor %s (could not hold the VIPs)\n", in.PreemptHeldUntil.Sub(now).Truncate(time.Millisecond))
+		}
 		fmt.Fprintf(tw, "  adverts\t%d sent, %d received\n", in.AdvertsSent, in.AdvertsReceived)
 		fmt.Fprintf(tw, "  dropped\t%s\n", drops(in.Drops))
 		if h := in.Health; h != nil {
@@ -131,9 +159,18 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 			}
 		}
 		if c := in.Cloud; c != nil {
-			fmt.Fprintf(tw, "  cloud (%s)\t%s, %d attempts, last %s", c.Provider, c.State, c.Attempts, time.Duration(c.Latency))
+			fmt.Fprintf(tw, "  cloud (%s)\t%s, %d claims, last took %d attempts, %s", c.Provider, c.State, c.Claims, c.Attempts, time.Duration(c.Latency))
 			if c.Error != "" {
 				fmt.Fprintf(tw, ", error: %s", c.Error)
+			}
+			if !c.NextTry.IsZero() && c.State == ClaimRetrying {
+				fmt.Fprintf(tw, ", next try in %s", c.NextTry.Sub(now).Truncate(time.Millisecond))
+			}
+			if !c.LastVerify.IsZero() {
+				fmt.Fprintf(tw, "; routing checked %s ago", age(now, c.LastVerify))
+				if c.VerifyError != "" {
+					fmt.Fprintf(tw, " (failed: %s)", c.VerifyError)
+				}
 			}
 			fmt.Fprintln(tw)
 		}

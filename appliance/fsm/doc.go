@@ -21,18 +21,28 @@
 //
 //   - Fault: LinkDown moves Backup or Master to Fault (dropping the VIPs,
 //     sending nothing); LinkUp moves Fault to Backup as Startup would.
+//   - Stopping (make before break): Shutdown as Master sends
+//     ResignAdverts priority-0 advertisements and keeps the VIPs until the
+//     new master's advertisement arrives, or HandOverWait passes, then
+//     drops them and goes to Initialize.
+//   - Effective priority: the configured priority plus HealthWeight while
+//     HAProxy is unhealthy (the Health input), clamped to 1..254 in one
+//     place. Reconfigure keeps an unhealthy node lowered.
+//   - Resign: a Master that turns unhealthy, or cannot hold its VIPs
+//     (VIPsFailed), sends ResignAdverts priority-0 advertisements, drops
+//     the VIPs and becomes Backup. A hold then accepts a lower-priority
+//     master as if preempt were off, so a healthy peer keeps the VIPs
+//     without flapping: while unhealthy, or for a doubling backoff after
+//     VIPsFailed. If no peer takes over, the Master_Down_Timer brings us
+//     back to Master.
+//   - The VIP set: VIPs says which addresses belong on the interface;
+//     AddVIPs, DelVIPs and Announce carry the changes, also when
+//     Reconfigure changes the set while Master.
 //   - Split-brain heal (keepalived): a Master that hears a lower-priority
-//     master answers at once with an advertisement and gratuitous ARPs
-//     instead of discarding it, so the other side steps down as soon as a
-//     partition ends.
+//     master answers at once with an advertisement, and with gratuitous
+//     ARPs at most once per HealAnnounceEvery, instead of discarding it,
+//     so the other side steps down as soon as a partition ends.
 //   - preempt_delay (keepalived): see Config.PreemptDelay.
-//   - Resign and its hold: a Master that resigns sends ResignAdverts
-//     priority-0 advertisements, drops the VIPs and becomes Backup. While
-//     the hold is set, a lower-priority master is accepted as if preempt
-//     were off, so a healthy lower-priority peer keeps the VIPs without
-//     flapping. If no peer takes over, the Master_Down_Timer brings us
-//     back to Master and we stay there until the next Resign. SetPriority
-//     raising the priority, or Startup, clears the hold.
 //   - An advertisement whose Src is our own Addr is ignored: it is our
 //     own packet looped back, and answering it would feed on itself.
 package fsm

@@ -18,6 +18,7 @@ func Example() {
 		AdvertInterval: time.Second,
 		Preempt:        true,
 		Addr:           netip.MustParseAddr("198.18.0.2"),
+		VIPs:           []netip.Prefix{netip.MustParsePrefix("198.18.0.100/24")},
 	})
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	show := func(now time.Time, in fsm.Input) {
@@ -38,10 +39,10 @@ func Example() {
 	// Output:
 	// 0s: fsm.StateChanged{From:INIT To:BACKUP Reason:startup}
 	// 3.609375s: fsm.SendAdvert{Priority:100 Count:1}
-	// 3.609375s: fsm.AddVIPs{}
-	// 3.609375s: fsm.Announce{}
+	// 3.609375s: fsm.AddVIPs{VIPs:[198.18.0.100/24]}
+	// 3.609375s: fsm.Announce{VIPs:[198.18.0.100] Heal:false}
 	// 3.609375s: fsm.StateChanged{From:BACKUP To:MASTER Reason:master_down}
-	// 3.909375s: fsm.DelVIPs{}
+	// 3.909375s: fsm.DelVIPs{VIPs:[198.18.0.100/24]}
 	// 3.909375s: fsm.StateChanged{From:MASTER To:BACKUP Reason:preempted}
 	// BACKUP 198.18.0.3 3.609375s
 }

@@ -70,6 +70,17 @@ func v3Config(prio uint8, iv time.Duration) Config {
 	return Config{Version: 3, Priority: prio, AdvertInterval: iv, Preempt: true, Addr: addrSelf}
 }
 
+var (
+	vipA = netip.MustParsePrefix("198.18.0.100/24")
+	vipB = netip.MustParsePrefix("198.18.0.101/24")
+	vipC = netip.MustParsePrefix("198.18.0.102/32")
+)
+
+func withVIPs(c Config, vips ...netip.Prefix) Config {
+	c.VIPs = vips
+	return c
+}
+
 // Action shorthands.
 func changed(from, to State, why Reason) StateChanged {
 	return StateChanged{From: from, To: to, Reason: why}
@@ -77,6 +88,15 @@ func changed(from, to State, why Reason) StateChanged {
 func send(p uint8) SendAdvert { return SendAdvert{Priority: p, Count: 1} }
 func takeover(p uint8, why Reason) []Action {
 	return []Action{send(p), AddVIPs{}, Announce{}, changed(Backup, Master, why)}
+}
+
+// takeoverVIPs is takeover for a config with VIPs.
+func takeoverVIPs(p uint8, why Reason, vips ...netip.Prefix) []Action {
+	as := make([]netip.Addr, len(vips))
+	for i, v := range vips {
+		as[i] = v.Addr()
+	}
+	return []Action{send(p), AddVIPs{VIPs: vips}, Announce{VIPs: as}, changed(Backup, Master, why)}
 }
 func adv(src netip.Addr, p uint8) AdvertReceived {
 	return AdvertReceived{Src: src, Priority: p, Interval: time.Second}
@@ -157,13 +177,31 @@ func wantPriority(p uint8) func(*testing.T, *Router) {
 	}
 }
 
-func wantHolding(h bool) func(*testing.T, *Router) {
+// wantHeld checks whether preemption is held off at virtual time at.
+func wantHeld(at time.Duration, h bool) func(*testing.T, *Router) {
 	return func(t *testing.T, r *Router) {
 		t.Helper()
-		if r.Holding() != h {
-			t.Errorf("Holding() = %v, want %v", r.Holding(), h)
+		if got, _ := r.Held(t0.Add(at)); got != h {
+			t.Errorf("Held(%v) = %v, want %v", at, got, h)
 		}
 	}
+}
+
+// wantVIPs checks Router.VIPs.
+func wantVIPs(want ...netip.Prefix) func(*testing.T, *Router) {
+	return func(t *testing.T, r *Router) {
+		t.Helper()
+		if got := r.VIPs(); !reflect.DeepEqual(got, nilIfEmpty(want)) {
+			t.Errorf("VIPs() = %v, want %v", got, want)
+		}
+	}
+}
+
+func nilIfEmpty(ps []netip.Prefix) []netip.Prefix {
+	if len(ps) == 0 {
+		return nil
+	}
+	return ps
 }
 
 func wantTimers(mai, skew, down time.Duration) func(*testing.T, *Router) {
@@ -187,6 +225,14 @@ func all(fs ...func(*testing.T, *Router)) func(*testing.T, *Router) {
 		for _, f := range fs {
 			f(t, r)
 		}
+	}
+}
+
+// toMasterV2VIPs is toMasterV2 for a config with VIPs.
+func toMasterV2VIPs(p uint8, down time.Duration, vips ...netip.Prefix) []step {
+	return []step{
+		{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: down, check: wantVIPs()},
+		{at: down, in: Timeout{}, want: takeoverVIPs(p, ReasonMasterDown, vips...), state: Master, next: down + time.Second, check: wantVIPs(vips...)},
 	}
 }
 
@@ -343,8 +389,12 @@ func TestScenarios(t *testing.T) {
 			name: "master: lower priority gets the split-brain heal (advert + ARP), state unchanged",
 			cfg:  v2Config(100),
 			steps: rows(toMasterV2(100, v2p100Down), []step{
-				{at: 4 * time.Second, in: adv(addrHigh, 99), want: acts(send(100), Announce{}), state: Master, next: 5 * time.Second},
-				{at: 4500 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100), Announce{}), state: Master, next: 5500 * time.Millisecond},
+				{at: 4 * time.Second, in: adv(addrHigh, 99), want: acts(send(100), Announce{Heal: true}), state: Master, next: 5 * time.Second},
+				// Every lower advert is answered with an advert, but the
+				// ARPs (and a cloud check) at most once per HealAnnounceEvery.
+				{at: 4500 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100)), state: Master, next: 5500 * time.Millisecond},
+				{at: 8999 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100)), state: Master, next: 9999 * time.Millisecond},
+				{at: 9 * time.Second, in: adv(addrLow, 1), want: acts(send(100), Announce{Heal: true}), state: Master, next: 10 * time.Second},
 			}),
 		},
 		{
@@ -367,7 +417,7 @@ func TestScenarios(t *testing.T) {
 			name: "tie-break: equal priority from a lower address → we stay and heal",
 			cfg:  v2Config(100),
 			steps: rows(toMasterV2(100, v2p100Down), []step{
-				{at: 4 * time.Second, in: adv(addrLow, 100), want: acts(send(100), Announce{}), state: Master, next: 5 * time.Second},
+				{at: 4 * time.Second, in: adv(addrLow, 100), want: acts(send(100), Announce{Heal: true}), state: Master, next: 5 * time.Second},
 			}),
 		},
 		{
@@ -399,13 +449,47 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "shutdown from Master: one priority-0 advert, then the VIPs go",
-			cfg:  v2Config(100),
-			steps: rows(toMasterV2(100, v2p100Down), []step{
-				{at: 4 * time.Second, in: Shutdown{}, want: acts(SendAdvert{Priority: 0, Count: 1}, DelVIPs{}, changed(Master, Initialize, ReasonShutdown)),
-					state: Initialize, next: noDeadline, check: wantMaster(netip.Addr{})},
+			name: "shutdown from Master: three priority-0 adverts, VIPs kept until the new master's advert",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: Shutdown{}, want: acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, Stopping, ReasonShutdown)),
+					state: Stopping, next: 4*time.Second + 1100*time.Millisecond, check: all(wantMaster(netip.Addr{}), wantVIPs(vipA))},
+				// Nothing but the new master's advert or the wait ends it.
+				{at: 4100 * time.Millisecond, in: Timeout{}, state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4200 * time.Millisecond, in: adv(addrLow, 0), state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4300 * time.Millisecond, in: adv(addrSelf, 100), state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4300 * time.Millisecond, in: Health{Healthy: false}, state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4300 * time.Millisecond, in: VIPsFailed{}, state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4300 * time.Millisecond, in: Shutdown{}, state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4300 * time.Millisecond, in: Startup{}, state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4609375 * time.Microsecond, in: adv(addrLow, 100), want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Stopping, Initialize, ReasonPeerTookOver)),
+					state: Initialize, next: noDeadline, check: wantVIPs()},
 				{at: 5 * time.Second, in: Timeout{}, state: Initialize, next: noDeadline},
 			}),
+		},
+		{
+			name: "shutdown from Master with no taker: the VIPs go after the hand-over wait",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: Shutdown{}, want: acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, Stopping, ReasonShutdown)),
+					state: Stopping, next: 5100 * time.Millisecond},
+				{at: 5100 * time.Millisecond, in: Timeout{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Stopping, Initialize, ReasonNoPeer)),
+					state: Initialize, next: noDeadline},
+			}),
+		},
+		{
+			name: "shutdown from Master, v3: the wait is one interval plus the margin; a dead link ends it",
+			cfg:  withVIPs(v3Config(100, 50*time.Millisecond), vipA),
+			steps: []step{
+				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: v3p100i50Down},
+				{at: v3p100i50Down, in: Timeout{}, want: takeoverVIPs(100, ReasonMasterDown, vipA), state: Master, next: v3p100i50Down + 50*time.Millisecond},
+				{at: time.Second, in: Shutdown{}, want: acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, Stopping, ReasonShutdown)),
+					state: Stopping, next: 1150 * time.Millisecond},
+				{at: 1100 * time.Millisecond, in: LinkDown{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Stopping, Initialize, ReasonLinkDown)),
+					state: Initialize, next: noDeadline},
+				// The dead link is remembered for the next Startup.
+				{at: 1200 * time.Millisecond, in: Startup{}, want: acts(changed(Initialize, Fault, ReasonLinkDown)), state: Fault, next: noDeadline},
+			},
 		},
 		{
 			name: "shutdown from Fault; a later Startup remembers the dead link",
@@ -428,7 +512,9 @@ func TestScenarios(t *testing.T) {
 				{at: 5 * time.Second, in: adv(addrHigh, 0), state: Fault, next: noDeadline},
 				{at: 5 * time.Second, in: Timeout{}, state: Fault, next: noDeadline},
 				{at: 5 * time.Second, in: LinkDown{}, state: Fault, next: noDeadline},
-				{at: 5 * time.Second, in: Resign{}, state: Fault, next: noDeadline},
+				{at: 5 * time.Second, in: Health{Healthy: false}, state: Fault, next: noDeadline},
+				{at: 5 * time.Second, in: VIPsFailed{}, state: Fault, next: noDeadline},
+				{at: 5 * time.Second, in: Health{Healthy: true}, state: Fault, next: noDeadline},
 				{at: 6 * time.Second, in: LinkUp{}, want: acts(changed(Fault, Backup, ReasonLinkUp)), state: Backup, next: 6*time.Second + v2p100Down},
 				{at: 7 * time.Second, in: LinkUp{}, state: Backup, next: 6*time.Second + v2p100Down},
 				{at: 8 * time.Second, in: LinkDown{}, want: acts(changed(Backup, Fault, ReasonLinkDown)), state: Fault, next: noDeadline},
@@ -444,91 +530,141 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "SetPriority clamps to 1..254 and never emits actions",
-			cfg:  v2Config(100),
+			name: "health weight lowers the effective priority, clamped to 1..254, and never emits actions outside Master",
+			cfg:  Config{Version: 2, Priority: 100, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -254},
 			steps: []step{
-				{at: 0, in: SetPriority{Priority: 0}, state: Initialize, next: noDeadline, check: wantPriority(1)},
-				{at: 0, in: SetPriority{Priority: 255}, state: Initialize, next: noDeadline, check: wantPriority(254)},
-				{at: 0, in: SetPriority{Priority: 120}, state: Initialize, next: noDeadline, check: wantPriority(120)},
+				{at: 0, in: Health{Healthy: false}, state: Initialize, next: noDeadline, check: all(wantPriority(1), wantHeld(0, true))},
+				{at: 0, in: Health{Healthy: true}, state: Initialize, next: noDeadline, check: all(wantPriority(100), wantHeld(0, false))},
+				{at: 0, in: reconfigure{Config{Version: 2, Priority: 254, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -10}},
+					state: Initialize, next: noDeadline, check: wantPriority(254)},
+				{at: 0, in: Health{Healthy: false}, state: Initialize, next: noDeadline, check: wantPriority(244)},
+				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup,
+					next: 3*time.Second + 46875*time.Microsecond}, // Skew (256-244)/256 s
 			},
 		},
 		{
-			name: "SetPriority as Master: later adverts carry it",
-			cfg:  v2Config(100),
-			steps: rows(toMasterV2(100, v2p100Down), []step{
-				{at: 4 * time.Second, in: SetPriority{Priority: 50}, state: Master, next: v2p100Down + time.Second},
-				{at: v2p100Down + time.Second, in: Timeout{}, want: acts(send(50)), state: Master, next: v2p100Down + 2*time.Second},
-				// 50 < 60: now the peer's 60 preempts us.
-				{at: 5 * time.Second, in: adv(addrLow, 60), want: acts(DelVIPs{}, changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 8*time.Second + 804687500*time.Nanosecond}, // Skew (256-50)/256 = 0.8046875 s
-			}),
-		},
-		{
-			name: "SetPriority as Backup: the next timer reset uses it",
-			cfg:  v2Config(100),
-			steps: []step{
-				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: v2p100Down},
-				{at: time.Second, in: SetPriority{Priority: 200}, state: Backup, next: v2p100Down},
-				{at: 2 * time.Second, in: adv(addrHigh, 250), state: Backup, next: 2*time.Second + v2p200Down},
-			},
-		},
-		{
-			name: "resign with a taker: hold keeps the lower-priority master, raise clears it",
-			cfg:  v2Config(200),
-			steps: rows(toMasterV2(200, v2p200Down), []step{
-				{at: 10 * time.Second, in: Resign{Reason: "haproxy down"},
-					want:  acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonResign)),
-					state: Backup, next: 10*time.Second + v2p200Down, check: all(wantHolding(true), wantMaster(netip.Addr{}))},
-				// The peer (priority 100) took over after its Skew; we accept it.
-				{at: 10*time.Second + v2p100Skew, in: adv(addrLow, 100), state: Backup, next: 10*time.Second + v2p100Skew + v2p200Down,
-					check: wantMaster(addrLow)},
-				{at: 11*time.Second + v2p100Skew, in: adv(addrLow, 100), state: Backup, next: 11*time.Second + v2p100Skew + v2p200Down},
-				// Equal or lower effective priority keeps the hold.
-				{at: 12 * time.Second, in: SetPriority{Priority: 200}, state: Backup, next: 11*time.Second + v2p100Skew + v2p200Down, check: wantHolding(true)},
-				{at: 12 * time.Second, in: SetPriority{Priority: 150}, state: Backup, next: 11*time.Second + v2p100Skew + v2p200Down, check: wantHolding(true)},
-				{at: 12*time.Second + v2p100Skew, in: adv(addrLow, 100), state: Backup, next: 12*time.Second + v2p100Skew + v2p150Down},
-				// Raising the priority (healthy again) clears the hold: preemption resumes.
-				{at: 13 * time.Second, in: SetPriority{Priority: 200}, state: Backup, next: 12*time.Second + v2p100Skew + v2p150Down, check: wantHolding(false)},
-				{at: 13*time.Second + v2p100Skew, in: adv(addrLow, 100), state: Backup, next: 12*time.Second + v2p100Skew + v2p150Down},
-				{at: 12*time.Second + v2p100Skew + v2p150Down, in: Timeout{}, want: takeover(200, ReasonPreemptLower), state: Master,
-					next: 13*time.Second + v2p100Skew + v2p150Down},
-			}),
-		},
-		{
-			name: "resign without a taker: back to Master after Master_Down, and stay",
-			cfg:  v2Config(200),
-			steps: rows(toMasterV2(200, v2p200Down), []step{
-				{at: 10 * time.Second, in: Resign{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonResign)),
-					state: Backup, next: 10*time.Second + v2p200Down},
-				{at: 10*time.Second + v2p200Down, in: Timeout{}, want: takeover(200, ReasonMasterDown), state: Master,
-					next: 11*time.Second + v2p200Down, check: wantHolding(true)},
-				{at: 11*time.Second + v2p200Down, in: Timeout{}, want: acts(send(200)), state: Master, next: 12*time.Second + v2p200Down},
-			}),
-		},
-		{
-			name: "resign as Backup only sets the hold; Startup clears it",
-			cfg:  v2Config(200),
+			name: "unhealthy as Backup: priority lowered, preemption held until healthy again",
+			cfg:  Config{Version: 2, Priority: 200, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -50},
 			steps: []step{
 				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: v2p200Down},
-				{at: time.Second, in: Resign{}, state: Backup, next: v2p200Down, check: wantHolding(true)},
-				{at: 2 * time.Second, in: adv(addrLow, 100), state: Backup, next: 2*time.Second + v2p200Down},
-				// A priority-0 advert still hands over, hold or not: someone must be master.
-				{at: 3 * time.Second, in: adv(addrLow, 0), state: Backup, next: 3*time.Second + 218750*time.Microsecond},
-				{at: 3*time.Second + 218750*time.Microsecond, in: Timeout{}, want: takeover(200, ReasonPeerResigned), state: Master,
-					next: 4*time.Second + 218750*time.Microsecond},
-				{at: 5 * time.Second, in: Shutdown{}, want: acts(SendAdvert{Priority: 0, Count: 1}, DelVIPs{}, changed(Master, Initialize, ReasonShutdown)),
-					state: Initialize, next: noDeadline, check: wantHolding(true)},
-				{at: 6 * time.Second, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup,
-					next: 6*time.Second + v2p200Down, check: wantHolding(false)},
+				{at: time.Second, in: Health{Healthy: false}, state: Backup, next: v2p200Down, check: all(wantPriority(150), wantHeld(time.Second, true))},
+				// 100 < 150, but the hold accepts it: an unhealthy node must not preempt.
+				{at: 2 * time.Second, in: adv(addrLow, 100), state: Backup, next: 2*time.Second + v2p150Down, check: wantMaster(addrLow)},
+				{at: 3 * time.Second, in: Health{Healthy: true}, state: Backup, next: 2*time.Second + v2p150Down, check: all(wantPriority(200), wantHeld(3*time.Second, false))},
+				{at: 4 * time.Second, in: adv(addrLow, 100), state: Backup, next: 2*time.Second + v2p150Down},
+				{at: 2*time.Second + v2p150Down, in: Timeout{}, want: takeover(200, ReasonPreemptLower), state: Master, next: 3*time.Second + v2p150Down},
+			},
+		},
+		{
+			name: "unhealthy as Master: resign with three priority-0 adverts; no preempting back while unhealthy",
+			cfg:  Config{Version: 2, Priority: 200, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -254},
+			steps: rows(toMasterV2(200, v2p200Down), []step{
+				{at: 10 * time.Second, in: Health{Healthy: false},
+					want:  acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonUnhealthy)),
+					state: Backup, next: 10*time.Second + 3*time.Second + 255*time.Second/256, check: all(wantPriority(1), wantMaster(netip.Addr{}))},
+				// The peer (priority 100) took over after its Skew; we accept it.
+				{at: 10*time.Second + v2p100Skew, in: adv(addrLow, 100), state: Backup, next: 13*time.Second + v2p100Skew + 255*time.Second/256,
+					check: wantMaster(addrLow)},
+				// Repeated unhealthy verdicts change nothing.
+				{at: 11 * time.Second, in: Health{Healthy: false}, state: Backup, next: 13*time.Second + v2p100Skew + 255*time.Second/256},
+				// Healthy again: the priority and preemption come back.
+				{at: 12 * time.Second, in: Health{Healthy: true}, state: Backup, next: 13*time.Second + v2p100Skew + 255*time.Second/256,
+					check: all(wantPriority(200), wantHeld(12*time.Second, false))},
+				{at: 12*time.Second + v2p100Skew, in: adv(addrLow, 100), state: Backup, next: 13*time.Second + v2p100Skew + 255*time.Second/256},
+				{at: 13*time.Second + v2p100Skew + 255*time.Second/256, in: Timeout{}, want: takeover(200, ReasonPreemptLower), state: Master,
+					next: 14*time.Second + v2p100Skew + 255*time.Second/256},
+			}),
+		},
+		{
+			// A weight of 0 once left the hold set forever (it was cleared
+			// only by a rising priority): the node never preempted again.
+			name: "health weight 0: the hold ends with the unhealthy verdict",
+			cfg:  Config{Version: 2, Priority: 200, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: 0},
+			steps: rows(toMasterV2(200, v2p200Down), []step{
+				{at: 10 * time.Second, in: Health{Healthy: false},
+					want:  acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonUnhealthy)),
+					state: Backup, next: 10*time.Second + v2p200Down, check: wantPriority(200)},
+				{at: 11 * time.Second, in: adv(addrLow, 100), state: Backup, next: 11*time.Second + v2p200Down, check: wantHeld(11*time.Second, true)},
+				{at: 12 * time.Second, in: Health{Healthy: true}, state: Backup, next: 11*time.Second + v2p200Down, check: wantHeld(12*time.Second, false)},
+				{at: 12 * time.Second, in: adv(addrLow, 100), state: Backup, next: 11*time.Second + v2p200Down},
+				{at: 11*time.Second + v2p200Down, in: Timeout{}, want: takeover(200, ReasonPreemptLower), state: Master, next: 12*time.Second + v2p200Down},
+			}),
+		},
+		{
+			name: "unhealthy with no taker: back to Master after Master_Down, and stay",
+			cfg:  Config{Version: 2, Priority: 200, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -254},
+			steps: rows(toMasterV2(200, v2p200Down), []step{
+				{at: 10 * time.Second, in: Health{Healthy: false}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonUnhealthy)),
+					state: Backup, next: 13*time.Second + 255*time.Second/256},
+				{at: 13*time.Second + 255*time.Second/256, in: Timeout{}, want: takeover(1, ReasonMasterDown), state: Master,
+					next: 14*time.Second + 255*time.Second/256, check: wantHeld(14*time.Second, true)},
+				{at: 14*time.Second + 255*time.Second/256, in: Timeout{}, want: acts(send(1)), state: Master, next: 15*time.Second + 255*time.Second/256},
+				// Still unhealthy: no second resign.
+				{at: 15 * time.Second, in: Health{Healthy: false}, state: Master, next: 15*time.Second + 255*time.Second/256},
+			}),
+		},
+		{
+			name: "a priority-0 advert hands over to an unhealthy backup: someone must be master",
+			cfg:  Config{Version: 2, Priority: 200, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -254},
+			steps: []step{
+				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: v2p200Down},
+				{at: time.Second, in: Health{Healthy: false}, state: Backup, next: v2p200Down},
+				{at: 2 * time.Second, in: adv(addrLow, 100), state: Backup, next: 5*time.Second + 255*time.Second/256},
+				{at: 3 * time.Second, in: adv(addrLow, 0), state: Backup, next: 3*time.Second + 255*time.Second/256},
+				{at: 3*time.Second + 255*time.Second/256, in: Timeout{}, want: takeover(1, ReasonPeerResigned), state: Master,
+					next: 4*time.Second + 255*time.Second/256},
 			},
 		},
 		{
 			name: "ResignAdverts configures the priority-0 burst",
 			cfg:  Config{Version: 2, Priority: 200, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, ResignAdverts: 5},
 			steps: rows(toMasterV2(200, v2p200Down), []step{
-				{at: 10 * time.Second, in: Resign{}, want: acts(SendAdvert{Priority: 0, Count: 5}, DelVIPs{}, changed(Master, Backup, ReasonResign)),
+				{at: 10 * time.Second, in: Health{Healthy: false}, want: acts(SendAdvert{Priority: 0, Count: 5}, DelVIPs{}, changed(Master, Backup, ReasonUnhealthy)),
 					state: Backup, next: 10*time.Second + v2p200Down},
 			}),
+		},
+		{
+			name: "VIPs failed as Master: resign, hold off preemption for the backoff, then try again",
+			cfg:  withVIPs(v2Config(200), vipA),
+			steps: rows(toMasterV2VIPs(200, v2p200Down, vipA), []step{
+				{at: 10 * time.Second, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Master, Backup, ReasonVIPsFailed)),
+					state: Backup, next: 10*time.Second + v2p200Down, check: all(wantHeld(10*time.Second, true), wantHeld(20*time.Second, false), wantVIPs())},
+				// The peer took over; we keep accepting its lower priority for VIPFailHold.
+				{at: 11 * time.Second, in: adv(addrLow, 100), state: Backup, next: 11*time.Second + v2p200Down},
+				{at: 19 * time.Second, in: adv(addrLow, 100), state: Backup, next: 19*time.Second + v2p200Down},
+				// The hold is over: preempt and try again.
+				{at: 20 * time.Second, in: adv(addrLow, 100), state: Backup, next: 19*time.Second + v2p200Down},
+				{at: 19*time.Second + v2p200Down, in: Timeout{}, want: takeoverVIPs(200, ReasonPreemptLower, vipA), state: Master, next: 20*time.Second + v2p200Down},
+				// Failing again doubles the hold (20 s)...
+				{at: 23 * time.Second, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Master, Backup, ReasonVIPsFailed)),
+					state: Backup, next: 23*time.Second + v2p200Down, check: all(wantHeld(42*time.Second, true), wantHeld(43*time.Second, false))},
+				{at: 42 * time.Second, in: adv(addrLow, 100), state: Backup, next: 42*time.Second + v2p200Down},
+				{at: 43 * time.Second, in: adv(addrLow, 100), state: Backup, next: 42*time.Second + v2p200Down},
+				{at: 42*time.Second + v2p200Down, in: Timeout{}, want: takeoverVIPs(200, ReasonPreemptLower, vipA), state: Master, next: 43*time.Second + v2p200Down},
+				// ...until the VIPs are held: the next hold is VIPFailHold again.
+				{at: 46 * time.Second, in: VIPsHeld{}, state: Master, next: 46*time.Second + 218750*time.Microsecond},
+				{at: 50 * time.Second, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Master, Backup, ReasonVIPsFailed)),
+					state: Backup, next: 50*time.Second + v2p200Down, check: all(wantHeld(59*time.Second, true), wantHeld(60*time.Second, false))},
+				// VIPsFailed outside Master changes nothing.
+				{at: 51 * time.Second, in: VIPsFailed{}, state: Backup, next: 50*time.Second + v2p200Down, check: wantHeld(60*time.Second, false)},
+			}),
+		},
+		{
+			name: "the VIPs-failed hold is capped at VIPFailHoldMax",
+			cfg:  v2Config(200),
+			steps: func() []step {
+				st := toMasterV2(200, v2p200Down)
+				at := 10 * time.Second
+				for range 8 { // 10 s, 20 s, ... capped at 5 min
+					st = append(st,
+						step{at: at, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonVIPsFailed)),
+							state: Backup, next: at + v2p200Down},
+						step{at: at + v2p200Down, in: Timeout{}, want: takeover(200, ReasonMasterDown), state: Master, next: at + v2p200Down + time.Second})
+					at += v2p200Down + time.Second
+				}
+				return append(st, step{at: at, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonVIPsFailed)),
+					state: Backup, next: at + v2p200Down, check: all(wantHeld(at+VIPFailHoldMax-time.Nanosecond, true), wantHeld(at+VIPFailHoldMax, false))})
+			}(),
 		},
 		{
 			name: "preempt_delay counts from startup",
@@ -607,16 +743,66 @@ func TestScenarios(t *testing.T) {
 			}),
 		},
 		{
-			name: "Reconfigure keeps the effective priority when the configured one is unchanged",
-			cfg:  v2Config(100),
+			name: "Reconfigure recomputes the effective priority: an unhealthy node stays lowered",
+			cfg:  Config{Version: 2, Priority: 100, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -60},
 			steps: []step{
-				{at: 0, in: SetPriority{Priority: 40}, state: Initialize, next: noDeadline},
-				{at: 0, in: reconfigure{Config{Version: 2, Priority: 100, AdvertInterval: time.Second, Addr: addrSelf}}, state: Initialize, next: noDeadline,
+				{at: 0, in: Health{Healthy: false}, state: Initialize, next: noDeadline, check: wantPriority(40)},
+				{at: 0, in: reconfigure{Config{Version: 2, Priority: 100, AdvertInterval: time.Second, Addr: addrSelf, HealthWeight: -60}}, state: Initialize, next: noDeadline,
 					check: wantPriority(40)},
 				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup,
 					next: 3*time.Second + 843750*time.Microsecond}, // Skew (256-40)/256 = 0.84375 s
 				// Preempt is off now: a lower master is accepted.
 				{at: time.Second, in: adv(addrLow, 20), state: Backup, next: 4*time.Second + 843750*time.Microsecond},
+			},
+		},
+		{
+			name: "Reconfigure as Master: VIPs added are added and announced, VIPs gone are dropped, peers told at once",
+			cfg:  withVIPs(v2Config(100), vipA, vipB),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA, vipB), []step{
+				{at: 4 * time.Second, in: reconfigure{withVIPs(v2Config(100), vipA, vipC)},
+					want:  acts(send(100), AddVIPs{VIPs: []netip.Prefix{vipC}}, Announce{VIPs: []netip.Addr{vipC.Addr()}}, DelVIPs{VIPs: []netip.Prefix{vipB}}),
+					state: Master, next: 5 * time.Second, check: wantVIPs(vipA, vipC)},
+				// The same address with another prefix is a new VIP: added before the old one goes.
+				{at: 4500 * time.Millisecond, in: reconfigure{withVIPs(v2Config(100), netip.MustParsePrefix("198.18.0.100/32"), vipC)},
+					want: acts(send(100), AddVIPs{VIPs: []netip.Prefix{netip.MustParsePrefix("198.18.0.100/32")}},
+						Announce{VIPs: []netip.Addr{vipA.Addr()}}, DelVIPs{VIPs: []netip.Prefix{vipA}}),
+					state: Master, next: 5500 * time.Millisecond},
+				// Unchanged: nothing.
+				{at: 5 * time.Second, in: reconfigure{withVIPs(v2Config(100), netip.MustParsePrefix("198.18.0.100/32"), vipC)}, state: Master, next: 5500 * time.Millisecond},
+			}),
+		},
+		{
+			name: "Reconfigure as Backup or Stopping: VIP changes follow the state",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: Shutdown{}, want: acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, Stopping, ReasonShutdown)),
+					state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4100 * time.Millisecond, in: reconfigure{withVIPs(v2Config(100), vipB)},
+					want:  acts(AddVIPs{VIPs: []netip.Prefix{vipB}}, Announce{VIPs: []netip.Addr{vipB.Addr()}}, DelVIPs{VIPs: []netip.Prefix{vipA}}),
+					state: Stopping, next: 5100 * time.Millisecond, check: wantVIPs(vipB)},
+				{at: 5100 * time.Millisecond, in: Timeout{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipB}}, changed(Stopping, Initialize, ReasonNoPeer)),
+					state: Initialize, next: noDeadline},
+				{at: 6 * time.Second, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: 6*time.Second + v2p100Down},
+				{at: 7 * time.Second, in: reconfigure{withVIPs(v2Config(100), vipA, vipC)}, state: Backup, next: 6*time.Second + v2p100Down, check: wantVIPs()},
+				{at: 6*time.Second + v2p100Down, in: Timeout{}, want: takeoverVIPs(100, ReasonMasterDown, vipA, vipC), state: Master,
+					next: 7*time.Second + v2p100Down},
+			}),
+		},
+		{
+			// SIGHUP on an unhealthy master once sent one advert at the
+			// healthy priority before the daemon lowered it again.
+			name: "Reconfigure on an unhealthy master advertises the lowered priority",
+			cfg:  Config{Version: 2, Priority: 200, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -100},
+			steps: []step{
+				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: v2p200Down},
+				{at: time.Second, in: Health{Healthy: false}, state: Backup, next: v2p200Down},
+				// Alone: Master_Down (armed at priority 200) makes us master at 100.
+				{at: v2p200Down, in: Timeout{}, want: takeover(100, ReasonMasterDown), state: Master, next: v2p200Down + time.Second},
+				{at: 4 * time.Second, in: reconfigure{Config{Version: 2, Priority: 220, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, HealthWeight: -100}},
+					want: acts(send(120)), state: Master, next: 5 * time.Second, check: wantPriority(120)},
+				{at: 5 * time.Second, in: Timeout{}, want: acts(send(120)), state: Master, next: 6 * time.Second},
+				{at: 5500 * time.Millisecond, in: Health{Healthy: true}, state: Master, next: 6 * time.Second, check: wantPriority(220)},
+				{at: 6 * time.Second, in: Timeout{}, want: acts(send(220)), state: Master, next: 7 * time.Second},
 			},
 		},
 		{
@@ -641,7 +827,7 @@ func TestScenarios(t *testing.T) {
 }
 
 func TestStateString(t *testing.T) {
-	for s, want := range map[State]string{Initialize: "INIT", Backup: "BACKUP", Master: "MASTER", Fault: "FAULT", State(9): "State(9)"} {
+	for s, want := range map[State]string{Initialize: "INIT", Backup: "BACKUP", Master: "MASTER", Fault: "FAULT", Stopping: "STOPPING", State(9): "State(9)"} {
 		if got := s.String(); got != want {
 			t.Errorf("State(%d).String() = %q, want %q", uint8(s), got, want)
 		}
@@ -660,7 +846,10 @@ func TestReasonString(t *testing.T) {
 		ReasonShutdown:     "shutdown",
 		ReasonLinkDown:     "link_down",
 		ReasonLinkUp:       "link_up",
-		ReasonResign:       "resign",
+		ReasonUnhealthy:    "unhealthy",
+		ReasonVIPsFailed:   "vips_failed",
+		ReasonPeerTookOver: "peer_took_over",
+		ReasonNoPeer:       "no_peer",
 		Reason(200):        "reason_200",
 	}
 	for r, w := range want {
@@ -670,7 +859,7 @@ func TestReasonString(t *testing.T) {
 	}
 	// Every named reason has a name of its own.
 	seen := map[string]Reason{}
-	for r := ReasonUnknown; r <= ReasonResign; r++ {
+	for r := ReasonUnknown; r <= ReasonNoPeer; r++ {
 		n := r.String()
 		if prev, dup := seen[n]; dup {
 			t.Errorf("reasons %d and %d share the name %q", prev, r, n)
@@ -696,6 +885,7 @@ func TestConfigValidate(t *testing.T) {
 		{"preempt delay", func(c *Config) { c.PreemptDelay = -time.Second }, []string{"PreemptDelay -1s"}},
 		{"resign adverts", func(c *Config) { c.ResignAdverts = -1 }, []string{"ResignAdverts -1"}},
 		{"addr", func(c *Config) { c.Addr = netip.Addr{} }, []string{"Addr"}},
+		{"health weight", func(c *Config) { c.HealthWeight = 1 }, []string{"HealthWeight 1"}},
 		{"every problem at once", func(c *Config) { *c = Config{} }, []string{"Version 0", "Priority 0", "AdvertInterval 0s", "Addr"}},
 	}
 	for _, tt := range tests {
@@ -732,9 +922,9 @@ func TestNewClampsConfig(t *testing.T) {
 	}
 	r.Step(t0, Startup{})
 	r.Step(t0.Add(r.MasterDownInterval()), Timeout{})
-	got := r.Step(t0.Add(10*time.Second), Resign{})
+	got := r.Step(t0.Add(10*time.Second), Health{Healthy: false})
 	if want := (SendAdvert{Priority: 0, Count: DefaultResignAdverts}); len(got) == 0 || got[0] != want {
-		t.Errorf("Resign actions = %s, want first %+v", fmtActions(got), want)
+		t.Errorf("resign actions = %s, want first %+v", fmtActions(got), want)
 	}
 	if New(Config{Priority: 0}).Priority() != 1 {
 		t.Errorf("New with Priority 0: Priority() != 1")

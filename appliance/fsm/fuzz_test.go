@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// fuzzVIPs are the VIP sets the fuzzer's configurations choose from.
+var fuzzVIPs = []netip.Prefix{
+	netip.MustParsePrefix("198.18.0.100/24"),
+	netip.MustParsePrefix("198.18.0.101/24"),
+	netip.MustParsePrefix("198.18.0.100/32"),
+	netip.MustParsePrefix("198.18.0.102/32"),
+}
+
 // fuzzOp is one decoded fuzz step: advance virtual time, then apply in
 // (or reconfigure when rc is set).
 type fuzzOp struct {
@@ -21,7 +29,8 @@ type fuzzOp struct {
 // not parse errors.
 func decodeFuzz(data []byte) (Config, []fuzzOp) {
 	cfgFrom := func(b0, b1 byte) Config {
-		c := Config{Version: 2, Priority: b1, AdvertInterval: time.Second, Addr: addrSelf, Preempt: b0&2 != 0}
+		c := Config{Version: 2, Priority: b1, AdvertInterval: time.Second, Addr: addrSelf, Preempt: b0&2 != 0,
+			VIPs: fuzzVIPs[int(b1%3) : int(b1%3)+1+int(b1>>6)%2], HealthWeight: -int(b1 >> 2)}
 		if b0&1 != 0 {
 			c.Version = 3
 			c.AdvertInterval = time.Duration(1+b0>>4) * 10 * time.Millisecond
@@ -55,9 +64,13 @@ func decodeFuzz(data []byte) (Config, []fuzzOp) {
 		case 4:
 			o.in = AdvertReceived{Src: srcs[op>>4%4], Priority: arg, Interval: time.Duration(arg%8) * 25 * time.Millisecond}
 		case 5:
-			o.in = SetPriority{Priority: arg}
+			o.in = Health{Healthy: arg&1 == 0}
 		case 6:
-			o.in = Resign{}
+			if arg&1 == 0 {
+				o.in = VIPsFailed{}
+			} else {
+				o.in = VIPsHeld{}
+			}
 		case 7:
 			o.in = LinkDown{}
 		case 8:
@@ -96,13 +109,22 @@ func runFuzz(t *testing.T, cfg Config, ops []fuzzOp) [][]Action {
 		}
 		if o.rc != nil {
 			before := n.r.State()
-			acts := n.r.Reconfigure(l.now, *o.rc)
+			acts := l.reconfigure(n, *o.rc)
 			if n.r.State() != before {
 				t.Fatalf("op %d: Reconfigure changed the state %v → %v", i, before, n.r.State())
 			}
 			for _, a := range acts {
-				if _, ok := a.(SendAdvert); !ok || before != Master {
-					t.Fatalf("op %d: Reconfigure in %v returned %s", i, before, fmtActions(acts))
+				switch a.(type) {
+				case SendAdvert:
+					if before != Master {
+						t.Fatalf("op %d: Reconfigure in %v returned %s", i, before, fmtActions(acts))
+					}
+				case AddVIPs, DelVIPs, Announce:
+					if before != Master && before != Stopping {
+						t.Fatalf("op %d: Reconfigure in %v returned %s", i, before, fmtActions(acts))
+					}
+				default:
+					t.Fatalf("op %d: Reconfigure returned %s", i, fmtActions(acts))
 				}
 			}
 			trace = append(trace, acts)
@@ -159,7 +181,7 @@ func TestFuzzDecode(t *testing.T) {
 		t.Fatalf("decodeFuzz ops = %+v", ops)
 	}
 	trace := runFuzz(t, cfg, ops)
-	if want := takeover(200, ReasonMasterDown); !reflect.DeepEqual(trace[1], want) {
+	if want := takeoverVIPs(200, ReasonMasterDown, cfg.VIPs...); !reflect.DeepEqual(trace[1], want) {
 		t.Errorf("second step = %s, want %s", fmtActions(trace[1]), fmtActions(want))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,8 @@ type node struct {
 	r         *Router
 	state     State // as told by StateChanged actions
 	connected bool
-	vips      bool
+	deaf      bool           // hears nothing, still sends (one-way loss)
+	vips      []netip.Prefix // on the interface, as AddVIPs and DelVIPs said
 	changes   []change
 	sent      []sentAdvert
 	announces []time.Duration
@@ -210,6 +212,8 @@ func (l *lan) process(e *event) {
 		e.fn()
 	case e.from != nil && (!e.to.connected || !e.from.connected):
 		l.logf("%s: advert from %s lost (unplugged)", e.to.name, e.from.name)
+	case e.from != nil && e.to.deaf:
+		l.logf("%s: advert from %s lost (one-way loss)", e.to.name, e.from.name)
 	default:
 		l.step(e.to, e.in)
 	}
@@ -225,6 +229,24 @@ func (l *lan) step(n *node, in Input) []Action {
 	if _, isTimeout := in.(Timeout); !isTimeout || len(acts) > 0 {
 		l.logf("%s %s: %T%+v → %s", n.name, n.state, in, in, fmtActions(acts))
 	}
+	l.apply(n, acts)
+	return acts
+}
+
+// reconfigure applies a new configuration to n through Router.Reconfigure,
+// with the same checks as a step.
+func (l *lan) reconfigure(n *node, c Config) []Action {
+	l.t.Helper()
+	n.cfg = c
+	acts := n.r.Reconfigure(l.now, c)
+	l.logf("%s %s: Reconfigure → %s", n.name, n.state, fmtActions(acts))
+	l.apply(n, acts)
+	return acts
+}
+
+// apply carries out n's actions on the LAN and checks n's invariants.
+func (l *lan) apply(n *node, acts []Action) {
+	l.t.Helper()
 	at := l.now.Sub(t0)
 	for i, a := range acts {
 		switch a := a.(type) {
@@ -250,18 +272,25 @@ func (l *lan) step(n *node, in Input) []Action {
 				}
 			}
 		case AddVIPs:
-			if n.vips {
-				l.t.Fatalf("at %v: %s added VIPs it already holds", at, n.name)
+			for _, p := range a.VIPs {
+				if slices.Contains(n.vips, p) {
+					l.t.Fatalf("at %v: %s added %v, which it already holds", at, n.name, p)
+				}
+				n.vips = append(n.vips, p)
 			}
-			n.vips = true
 		case DelVIPs:
-			if !n.vips {
-				l.t.Fatalf("at %v: %s removed VIPs it does not hold", at, n.name)
+			for _, p := range a.VIPs {
+				i := slices.Index(n.vips, p)
+				if i < 0 {
+					l.t.Fatalf("at %v: %s removed %v, which it does not hold", at, n.name, p)
+				}
+				n.vips = slices.Delete(n.vips, i, i+1)
 			}
-			n.vips = false
 		case Announce:
-			if !n.vips {
-				l.t.Fatalf("at %v: %s announced VIPs it does not hold", at, n.name)
+			for _, v := range a.VIPs {
+				if !slices.ContainsFunc(n.vips, func(p netip.Prefix) bool { return p.Addr() == v }) {
+					l.t.Fatalf("at %v: %s announced %v, which it does not hold", at, n.name, v)
+				}
 			}
 			n.announces = append(n.announces, at)
 		case StateChanged:
@@ -280,17 +309,34 @@ func (l *lan) step(n *node, in Input) []Action {
 	if got := n.r.State(); got != n.state {
 		l.t.Fatalf("at %v: %s: State() = %v but the actions said %v", at, n.name, got, n.state)
 	}
-	if n.vips != (n.state == Master) {
-		l.t.Fatalf("at %v: %s: holds VIPs = %v in state %v", at, n.name, n.vips, n.state)
+	// The VIPs are held exactly while Master or Stopping, and exactly the
+	// configured ones, in any order.
+	want := n.r.VIPs()
+	if (len(want) > 0) != (n.state == Master || n.state == Stopping) && len(n.cfg.VIPs) > 0 {
+		l.t.Fatalf("at %v: %s: VIPs() = %v in state %v", at, n.name, want, n.state)
+	}
+	if !sameSet(n.vips, want) {
+		l.t.Fatalf("at %v: %s: holds %v but VIPs() = %v in state %v", at, n.name, n.vips, want, n.state)
 	}
 	d, has := n.r.NextDeadline()
-	if want := n.state == Backup || n.state == Master; has != want {
+	if want := n.state == Backup || n.state == Master || n.state == Stopping; has != want {
 		l.t.Fatalf("at %v: %s: has deadline = %v in state %v", at, n.name, has, n.state)
 	}
 	if has && d.Before(l.now) {
 		l.t.Fatalf("at %v: %s: deadline %v is in the past", at, n.name, d.Sub(t0))
 	}
-	return acts
+}
+
+func sameSet(a, b []netip.Prefix) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, p := range a {
+		if !slices.Contains(b, p) {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *lan) masters() []*node {
@@ -386,8 +432,11 @@ func ch(at time.Duration, from, to State, why Reason) change {
 	return change{at, StateChanged{From: from, To: to, Reason: why}}
 }
 
+// lanVIPs are every LAN router's VIPs.
+var lanVIPs = []netip.Prefix{netip.MustParsePrefix("198.18.0.100/24"), netip.MustParsePrefix("198.18.0.101/24")}
+
 func lanConfig(version int, iv time.Duration, prio uint8, addr string) Config {
-	return Config{Version: version, Priority: prio, AdvertInterval: iv, Preempt: true, Addr: netip.MustParseAddr(addr)}
+	return Config{Version: version, Priority: prio, AdvertInterval: iv, Preempt: true, Addr: netip.MustParseAddr(addr), VIPs: lanVIPs}
 }
 
 // startedPair is the usual two-router LAN: A (priority 200, 198.18.0.1) and
@@ -616,7 +665,7 @@ func TestLANSplitBrainHeals(t *testing.T) {
 				l.exactlyOneMasterFrom(0)
 				l.run(healed + 100*tm.iv)
 				l.wantMaster(a)
-				if !a.vips || b.vips {
+				if len(a.vips) == 0 || len(b.vips) > 0 {
 					t.Errorf("VIPs: A %v, B %v; want only A", a.vips, b.vips)
 				}
 				last := b.changes[len(b.changes)-1]
@@ -656,13 +705,19 @@ func TestLANGracefulShutdownHandsOverAfterSkew(t *testing.T) {
 			if want := ch(handover, Backup, Master, ReasonPeerResigned); last != want {
 				t.Errorf("B's last change = %+v, want %+v", last, want)
 			}
-			if got := a.sent[len(a.sent)-1].SendAdvert; got != (SendAdvert{Priority: 0, Count: 1}) {
-				t.Errorf("A's last advert = %+v, want priority 0", got)
+			if got := a.sent[len(a.sent)-1].SendAdvert; got != (SendAdvert{Priority: 0, Count: DefaultResignAdverts}) {
+				t.Errorf("A's last advert = %+v, want %d of priority 0", got, DefaultResignAdverts)
 			}
 			l.run(handover + 100*tm.iv)
+			// Make before break: A kept the VIPs until B's first advert.
+			wantChanges(t, a,
+				ch(0, Initialize, Backup, ReasonStartup),
+				ch(tm.down(200), Backup, Master, ReasonMasterDown),
+				ch(stop, Master, Stopping, ReasonShutdown),
+				ch(handover+tm.latency, Stopping, Initialize, ReasonPeerTookOver))
 			l.wantMaster(b)
-			if a.r.State() != Initialize {
-				t.Errorf("A is %v, want INIT", a.r.State())
+			if a.r.State() != Initialize || len(a.vips) > 0 {
+				t.Errorf("A is %v holding %v, want INIT holding nothing", a.r.State(), a.vips)
 			}
 		})
 	}
@@ -674,7 +729,7 @@ func TestLANResign(t *testing.T) {
 			l, a, b := startedPair(t, tm)
 			l.atMostOneMaster()
 			resign := 20 * tm.iv
-			l.at(resign, a, Resign{Reason: "haproxy down"})
+			l.at(resign, a, Health{Healthy: false})
 			handover := resign + tm.latency + tm.skew(100)
 			l.run(handover)
 			l.wantMaster(b)
@@ -684,7 +739,7 @@ func TestLANResign(t *testing.T) {
 			wantChanges(t, a,
 				ch(0, Initialize, Backup, ReasonStartup),
 				ch(tm.down(200), Backup, Master, ReasonMasterDown),
-				ch(resign, Master, Backup, ReasonResign))
+				ch(resign, Master, Backup, ReasonUnhealthy))
 			wantChanges(t, b,
 				ch(0, Initialize, Backup, ReasonStartup),
 				ch(handover, Backup, Master, ReasonPeerResigned))
@@ -692,11 +747,9 @@ func TestLANResign(t *testing.T) {
 				t.Errorf("A's resign advert = %+v", got)
 			}
 
-			// Healthy again: the health tracker raises the priority,
-			// which clears the hold, and A preempts B.
+			// Healthy again: the hold ends and A preempts B.
 			healthy := handover + 500*tm.iv + tm.iv/3
-			l.at(healthy, a, SetPriority{Priority: 200})
-			l.at(healthy-tm.iv/10, a, SetPriority{Priority: 100}) // the weight it had while unhealthy
+			l.at(healthy, a, Health{Healthy: true})
 			l.run(healthy + tm.down(200) + 2*tm.iv)
 			l.wantMaster(a)
 			if got := a.changes[len(a.changes)-1].Reason; got != ReasonPreemptLower {
@@ -708,20 +761,20 @@ func TestLANResign(t *testing.T) {
 			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
 			l.at(0, a, Startup{})
 			resign := 20 * tm.iv
-			l.at(resign, a, Resign{})
+			l.at(resign, a, Health{Healthy: false})
 			l.run(resign + 500*tm.iv)
 			l.wantMaster(a)
 			wantChanges(t, a,
 				ch(0, Initialize, Backup, ReasonStartup),
 				ch(tm.down(200), Backup, Master, ReasonMasterDown),
-				ch(resign, Master, Backup, ReasonResign),
+				ch(resign, Master, Backup, ReasonUnhealthy),
 				ch(resign+tm.down(200), Backup, Master, ReasonMasterDown))
 		})
 		t.Run("both resigned leaves exactly one master/"+tm.name, func(t *testing.T) {
 			l, a, b := startedPair(t, tm)
 			l.atMostOneMaster()
-			l.at(20*tm.iv, a, Resign{})
-			l.at(40*tm.iv, b, Resign{})
+			l.at(20*tm.iv, a, Health{Healthy: false})
+			l.at(40*tm.iv, b, Health{Healthy: false})
 			back := 40*tm.iv + tm.latency + tm.skew(200)
 			l.run(back)
 			l.wantMaster(a)
@@ -735,8 +788,8 @@ func TestLANResign(t *testing.T) {
 		t.Run("both resign at once leaves exactly one master/"+tm.name, func(t *testing.T) {
 			l, a, b := startedPair(t, tm)
 			l.atMostOneMaster()
-			l.at(20*tm.iv, b, Resign{})
-			l.at(20*tm.iv, a, Resign{})
+			l.at(20*tm.iv, b, Health{Healthy: false})
+			l.at(20*tm.iv, a, Health{Healthy: false})
 			back := 20*tm.iv + tm.latency + tm.skew(100)
 			l.exactlyOneMasterFrom(back)
 			l.run(back + 500*tm.iv)
@@ -755,7 +808,7 @@ func TestLANLinkFailure(t *testing.T) {
 			l.at(down, a, LinkDown{})
 			l.run(down + 5*tm.iv)
 			l.wantMaster(b)
-			if a.r.State() != Fault || a.vips {
+			if a.r.State() != Fault || len(a.vips) > 0 {
 				t.Fatalf("A: %v, VIPs %v; want FAULT without VIPs", a.r.State(), a.vips)
 			}
 			up := 40 * tm.iv
@@ -771,6 +824,42 @@ func TestLANLinkFailure(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("A's reasons = %v, want %v", got, want)
 			}
+		})
+	}
+}
+
+// TestLANOneWayLoss: B cannot hear A (an asymmetric firewall, IGMP
+// snooping), so both are masters; A hears B's lower priority at every
+// interval. A answers each with an advertisement but announces (ARPs and,
+// in a cloud, an API check) at most once per HealAnnounceEvery, and the
+// pair heals as soon as B can hear again.
+func TestLANOneWayLoss(t *testing.T) {
+	for _, tm := range timings {
+		t.Run(tm.name, func(t *testing.T) {
+			l, a, b := startedPair(t, tm)
+			l.run(20 * tm.iv)
+			l.wantMaster(a)
+			b.deaf = true
+			lossFrom := 20 * tm.iv
+			span := 60 * time.Second
+			l.run(lossFrom + span)
+			if a.r.State() != Master || b.r.State() != Master {
+				t.Fatalf("during one-way loss: A %v, B %v; want both MASTER", a.r.State(), b.r.State())
+			}
+			heals := 0
+			for _, at := range a.announces {
+				if at > lossFrom {
+					heals++
+				}
+			}
+			if limit := int(span/HealAnnounceEvery) + 1; heals > limit || heals == 0 {
+				t.Errorf("A announced %d times in %v of one-way loss, want 1..%d", heals, span, limit)
+			}
+			b.deaf = false
+			healed := lossFrom + span + 2*tm.iv + tm.latency
+			l.exactlyOneMasterFrom(healed)
+			l.run(healed + 10*tm.iv)
+			l.wantMaster(a)
 		})
 	}
 }

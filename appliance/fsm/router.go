@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -20,7 +21,9 @@ const (
 type Router struct {
 	cfg   Config
 	state State
-	prio  uint8 // effective priority
+	prio  uint8 // effective priority: cfg.Priority, lowered while unhealthy
+
+	healthy bool // the last Health verdict; true until told otherwise
 
 	// masterAdverInterval is RFC 5798's Master_Adver_Interval: learned
 	// from the master's advertisements in v3, our own interval in v2.
@@ -29,33 +32,52 @@ type Router struct {
 
 	masterDownAt time.Time // Backup: the Master_Down_Timer
 	adverAt      time.Time // Master: the Adver_Timer
+	stopAt       time.Time // Stopping: when we give up waiting for a taker
 	cause        downCause
 
 	// preemptUntil is when preempt_delay ends; zero means the delay has
 	// not started (keepalived starts it at the first lower-priority
 	// advertisement).
 	preemptUntil time.Time
-	held         bool // resign hold
-	linkDown     bool // LinkDown seen while Initialize
+
+	// vipHoldUntil holds off preemption after VIPsFailed; vipBackoff is
+	// the next hold's length.
+	vipHoldUntil time.Time
+	vipBackoff   time.Duration
+
+	lastHeal time.Time // the last Announce answering a lower-priority master
+	linkDown bool      // LinkDown seen while Initialize
 }
 
 // New returns a Router in Initialize for c (clamped as Config.Validate
 // describes). Step Startup to start it.
 func New(c Config) *Router {
 	c = c.normalize()
-	return &Router{
+	r := &Router{
 		cfg:                 c,
-		prio:                c.Priority,
+		healthy:             true,
 		masterAdverInterval: c.AdvertInterval,
+		vipBackoff:          VIPFailHold,
 	}
+	r.prio = r.effectivePriority()
+	return r
 }
 
 // State returns the current state.
 func (r *Router) State() State { return r.state }
 
-// Priority returns the effective priority: the configured one, or the
-// last SetPriority.
+// Priority returns the effective priority: the configured one, lowered by
+// Config.HealthWeight while unhealthy, clamped to 1..254.
 func (r *Router) Priority() uint8 { return r.prio }
+
+// effectivePriority is the one place the priority is computed and clamped.
+func (r *Router) effectivePriority() uint8 {
+	p := int(r.cfg.Priority)
+	if !r.healthy {
+		p += r.cfg.HealthWeight
+	}
+	return clampPriority(p)
+}
 
 // Master returns the current master's address as we know it: ours when
 // Master, the last advertiser's in Backup, invalid when unknown.
@@ -69,8 +91,23 @@ func (r *Router) Master() netip.Addr {
 	return netip.Addr{}
 }
 
-// Holding reports whether a resign hold is set.
-func (r *Router) Holding() bool { return r.held }
+// VIPs returns the virtual addresses that belong on the interface now: all
+// of them while Master or Stopping, none otherwise.
+func (r *Router) VIPs() []netip.Prefix {
+	if r.state.holdsVIPs() {
+		return slices.Clone(r.cfg.VIPs)
+	}
+	return nil
+}
+
+// Held reports whether preemption is held off at now (see Health and
+// VIPsFailed), and until when for a VIPsFailed hold (zero if none).
+func (r *Router) Held(now time.Time) (held bool, vipHoldUntil time.Time) {
+	if now.Before(r.vipHoldUntil) {
+		vipHoldUntil = r.vipHoldUntil
+	}
+	return !r.healthy || !vipHoldUntil.IsZero(), vipHoldUntil
+}
 
 // MasterAdverInterval returns Master_Adver_Interval: in v3 the interval
 // learned from the master (initially, and while we are Master, our own);
@@ -112,15 +149,30 @@ func (r *Router) MasterDownInterval() time.Duration {
 	return 3*r.MasterAdverInterval() + r.SkewTime()
 }
 
+// HandOverWait is how long a stopping master keeps its VIPs waiting for a
+// peer to take over: a backup takes over Skew_Time after our priority-0
+// advertisement, and Skew_Time is under one second (v2) or one
+// Master_Adver_Interval (v3); plus a margin for its advertisement to
+// arrive.
+func (r *Router) HandOverWait() time.Duration {
+	longestSkew := time.Second
+	if r.cfg.Version == 3 {
+		longestSkew = r.cfg.AdvertInterval
+	}
+	return longestSkew + handOverMargin
+}
+
 // NextDeadline returns the earliest pending timer: the Master_Down_Timer
-// in Backup, the Adver_Timer in Master. There is none in Initialize and
-// Fault.
+// in Backup, the Adver_Timer in Master, the end of the hand-over wait in
+// Stopping. There is none in Initialize and Fault.
 func (r *Router) NextDeadline() (time.Time, bool) {
 	switch r.state {
 	case Backup:
 		return r.masterDownAt, true
 	case Master:
 		return r.adverAt, true
+	case Stopping:
+		return r.stopAt, true
 	}
 	return time.Time{}, false
 }
@@ -129,20 +181,25 @@ func (r *Router) NextDeadline() (time.Time, bool) {
 // in order. Unknown inputs, and inputs that mean nothing in the current
 // state, return no actions.
 func (r *Router) Step(now time.Time, in Input) []Action {
+	if r.state == Stopping {
+		return r.stopping(now, in)
+	}
 	switch in := in.(type) {
 	case Startup:
 		return r.startup(now)
 	case Shutdown:
-		return r.shutdown()
+		return r.shutdown(now)
 	case Timeout:
 		return r.timeout(now)
 	case AdvertReceived:
 		return r.advert(now, in)
-	case SetPriority:
-		r.setPriority(in.Priority)
+	case Health:
+		return r.health(now, in.Healthy)
+	case VIPsFailed:
+		return r.vipsFailed(now)
+	case VIPsHeld:
+		r.vipBackoff = VIPFailHold
 		return nil
-	case Resign:
-		return r.resign(now)
 	case LinkDown:
 		return r.linkDownInput()
 	case LinkUp:
@@ -153,44 +210,84 @@ func (r *Router) Step(now time.Time, in Input) []Action {
 
 // Reconfigure applies a new configuration (SIGHUP) keeping the state.
 //
-//   - A changed configured priority replaces the effective priority (the
-//     caller re-sends SetPriority if its health tracker lowers it); an
-//     unchanged one keeps the effective priority as it is.
-//   - Master: if the priority, interval or version changed, one
+//   - The effective priority is recomputed from the new configured
+//     priority and health weight (an unhealthy node stays lowered).
+//   - Master (or Stopping): VIPs no longer configured are dropped, new
+//     ones added and announced.
+//   - Master: if the priority, interval, version or VIP set changed, one
 //     advertisement goes out at once and the Adver_Timer restarts with the
 //     new interval, so peers see the change without waiting.
 //   - Backup: the Master_Down_Timer is brought forward to now plus the new
 //     Master_Down_Interval if that is earlier, never pushed back, so a
 //     reload cannot delay a pending takeover.
-//   - The resign hold, the known master and a running preempt_delay stay.
+//   - Holds, the known master and a running preempt_delay stay.
 func (r *Router) Reconfigure(now time.Time, c Config) []Action {
 	c = c.normalize()
 	old := r.cfg
 	oldPrio := r.prio
 	r.cfg = c
-	if c.Priority != old.Priority {
-		r.prio = c.Priority
-	}
+	r.prio = r.effectivePriority()
 	// A v3 backup keeps the interval it learned from a live master;
 	// otherwise Master_Adver_Interval starts again from our own.
 	keepLearned := c.Version == 3 && old.Version == 3 && r.state == Backup && r.master.IsValid()
 	if !keepLearned {
 		r.masterAdverInterval = c.AdvertInterval
 	}
-	timersChanged := r.prio != oldPrio || c.AdvertInterval != old.AdvertInterval || c.Version != old.Version
-	if !timersChanged {
-		return nil
-	}
+	var acts []Action
+	vipsChanged := !slices.Equal(old.VIPs, c.VIPs)
+	changed := r.prio != oldPrio || c.AdvertInterval != old.AdvertInterval || c.Version != old.Version || vipsChanged
 	switch r.state {
 	case Master:
-		r.adverAt = now.Add(c.AdvertInterval)
-		return []Action{SendAdvert{Priority: r.prio, Count: 1}}
+		if changed {
+			r.adverAt = now.Add(c.AdvertInterval)
+			acts = append(acts, SendAdvert{Priority: r.prio, Count: 1})
+		}
+		acts = append(acts, vipChanges(old.VIPs, c.VIPs)...)
+	case Stopping:
+		acts = append(acts, vipChanges(old.VIPs, c.VIPs)...)
 	case Backup:
-		if d := now.Add(r.MasterDownInterval()); d.Before(r.masterDownAt) {
-			r.masterDownAt = d
+		if changed {
+			if d := now.Add(r.MasterDownInterval()); d.Before(r.masterDownAt) {
+				r.masterDownAt = d
+			}
 		}
 	}
-	return nil
+	return acts
+}
+
+// vipChanges is what a holder does when its VIP set changes: add and
+// announce the new ones, drop the ones no longer configured.
+func vipChanges(old, cur []netip.Prefix) []Action {
+	var added, gone []netip.Prefix
+	for _, p := range cur {
+		if !slices.Contains(old, p) {
+			added = append(added, p)
+		}
+	}
+	for _, p := range old {
+		if !slices.Contains(cur, p) {
+			gone = append(gone, p)
+		}
+	}
+	var acts []Action
+	if len(added) > 0 {
+		acts = append(acts, AddVIPs{VIPs: added}, Announce{VIPs: addrs(added)})
+	}
+	if len(gone) > 0 {
+		acts = append(acts, DelVIPs{VIPs: gone})
+	}
+	return acts
+}
+
+func addrs(ps []netip.Prefix) []netip.Addr {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]netip.Addr, len(ps))
+	for i, p := range ps {
+		out[i] = p.Addr()
+	}
+	return out
 }
 
 // startup implements RFC 3768 §6.4.1: "If a Startup event is received,
@@ -204,7 +301,6 @@ func (r *Router) startup(now time.Time) []Action {
 	if r.state != Initialize {
 		return nil
 	}
-	r.held = false
 	if r.linkDown {
 		r.state = Fault
 		return []Action{StateChanged{From: Initialize, To: Fault, Reason: ReasonLinkDown}}
@@ -234,9 +330,8 @@ func (r *Router) armMasterDown(now time.Time) {
 }
 
 // shutdown implements the Shutdown event of §6.4.2 and §6.4.3.
-func (r *Router) shutdown() []Action {
+func (r *Router) shutdown(now time.Time) []Action {
 	from := r.state
-	var acts []Action
 	switch from {
 	case Initialize:
 		return nil
@@ -244,19 +339,59 @@ func (r *Router) shutdown() []Action {
 		// RFC 3768 §6.4.3: "If a Shutdown event is received, then:
 		// o Cancel the Adver_Timer o Send an ADVERTISEMENT with
 		// Priority = 0 o Transition to the {Initialize} state".
-		// The VIPs go after the advert, as keepalived does, so the
-		// backup starts its Skew_Time as early as possible.
-		acts = append(acts, SendAdvert{Priority: 0, Count: 1}, DelVIPs{})
+		// We send ResignAdverts of them, as a resign does, so that one
+		// lost packet does not cost the peer a full Master_Down wait,
+		// and keep serving the VIPs in Stopping until the peer's
+		// advertisement says it has them (make before break):
+		// keepalived drops them at once, so its clients lose Skew_Time
+		// on every planned stop.
+		r.state = Stopping
+		r.adverAt = time.Time{}
+		r.stopAt = now.Add(r.HandOverWait())
+		return []Action{
+			SendAdvert{Priority: 0, Count: r.cfg.ResignAdverts},
+			StateChanged{From: Master, To: Stopping, Reason: ReasonShutdown},
+		}
 	}
 	// RFC 3768 §6.4.2: "If a Shutdown event is received, then:
 	// o Cancel the Master_Down_Timer o Transition to the {Initialize}
 	// state". Fault has no timer to cancel.
 	r.state = Initialize
-	r.masterDownAt, r.adverAt = time.Time{}, time.Time{}
+	r.masterDownAt = time.Time{}
 	r.master = netip.Addr{}
 	// Remember a dead link so that the next Startup goes to Fault.
 	r.linkDown = from == Fault
-	return append(acts, StateChanged{From: from, To: Initialize, Reason: ReasonShutdown})
+	return []Action{StateChanged{From: from, To: Initialize, Reason: ReasonShutdown}}
+}
+
+// stopping handles every input in Stopping: the new master's advertisement
+// or the end of the wait finishes the stop; a dead link finishes it at
+// once (nobody can hear us, and the VIPs serve nobody); anything else
+// waits.
+func (r *Router) stopping(now time.Time, in Input) []Action {
+	switch in := in.(type) {
+	case AdvertReceived:
+		if in.Priority > 0 && in.Src != r.cfg.Addr {
+			return r.stopped(ReasonPeerTookOver)
+		}
+	case Timeout:
+		if !now.Before(r.stopAt) {
+			return r.stopped(ReasonNoPeer)
+		}
+	case LinkDown:
+		r.linkDown = true
+		return r.stopped(ReasonLinkDown)
+	}
+	return nil
+}
+
+func (r *Router) stopped(why Reason) []Action {
+	r.state = Initialize
+	r.stopAt = time.Time{}
+	return []Action{
+		DelVIPs{VIPs: slices.Clone(r.cfg.VIPs)},
+		StateChanged{From: Stopping, To: Initialize, Reason: why},
+	}
 }
 
 // timeout fires whichever timer is due; an early Timeout does nothing.
@@ -301,8 +436,8 @@ func (r *Router) becomeMaster(now time.Time, why Reason) []Action {
 	r.master = netip.Addr{}
 	return []Action{
 		SendAdvert{Priority: r.prio, Count: 1},
-		AddVIPs{},
-		Announce{},
+		AddVIPs{VIPs: slices.Clone(r.cfg.VIPs)},
+		Announce{VIPs: addrs(r.cfg.VIPs)},
 		StateChanged{From: Backup, To: Master, Reason: why},
 	}
 }
@@ -355,8 +490,8 @@ func (r *Router) backupAdvert(now time.Time, a AdvertReceived) {
 }
 
 // accepts decides whether a Backup accepts a non-zero priority: the
-// RFC's rule, widened by preempt_delay and the resign hold, which both
-// act as if Preempt_Mode were False for a while.
+// RFC's rule, widened by preempt_delay and the holds (unhealthy, VIPs
+// failed), which all act as if Preempt_Mode were False for a while.
 func (r *Router) accepts(now time.Time, prio uint8) bool {
 	if prio >= r.prio {
 		// keepalived stops a running preempt_delay here: the next
@@ -364,7 +499,7 @@ func (r *Router) accepts(now time.Time, prio uint8) bool {
 		r.preemptUntil = time.Time{}
 		return true
 	}
-	if !r.cfg.Preempt || r.held {
+	if held, _ := r.Held(now); !r.cfg.Preempt || held {
 		return true
 	}
 	if r.cfg.PreemptDelay > 0 {
@@ -409,42 +544,34 @@ func (r *Router) masterAdvert(now time.Time, a AdvertReceived) []Action {
 		if higher {
 			why = ReasonPreempted
 		}
-		r.state = Backup
-		r.adverAt = time.Time{}
+		acts := r.leaveMaster(now, why)
 		r.master = a.Src
 		// RFC 5798 §6.4.3 "(745) -@ Set Master_Adver_Interval to Adver
 		// Interval contained in the ADVERTISEMENT (750) -@ Recompute the
 		// Skew_Time".
 		r.learnInterval(a.Interval)
 		r.armMasterDown(now)
-		r.preemptUntil = time.Time{}
-		return []Action{DelVIPs{}, StateChanged{From: Master, To: Backup, Reason: why}}
+		return acts
 	}
 	// The RFC says "else: o Discard ADVERTISEMENT". keepalived instead
 	// answers a lower-priority master at once with an advertisement and
 	// gratuitous ARPs: after a partition heals this makes the other
 	// master step down and the switches relearn the VIP's port now,
-	// not one interval later.
-	return append(r.sendAdvert(now), Announce{})
+	// not one interval later. The advertisement answers every time (it
+	// restarts our Adver_Timer, so it adds at most one per interval of
+	// the other master); the ARPs at most once per HealAnnounceEvery.
+	acts := r.sendAdvert(now)
+	if r.lastHeal.IsZero() || now.Sub(r.lastHeal) >= HealAnnounceEvery {
+		r.lastHeal = now
+		acts = append(acts, Announce{VIPs: addrs(r.cfg.VIPs), Heal: true})
+	}
+	return acts
 }
 
-// setPriority records the effective priority. It changes no timer: a
-// Master's next advertisement carries it, and a Backup's Skew_Time and
-// Master_Down_Interval use it from the next timer reset.
-func (r *Router) setPriority(p uint8) {
-	p = clampPriority(p)
-	if p > r.prio {
-		r.held = false
-	}
-	r.prio = p
-}
-
-// resign hands mastership over at once (see the package documentation).
-func (r *Router) resign(now time.Time) []Action {
-	r.held = true
-	if r.state != Master {
-		return nil
-	}
+// leaveMaster is every Master → Backup transition: the VIPs go, the
+// Adver_Timer stops, and the Master_Down_Timer starts knowing nothing of
+// the next master (callers that know it set it after).
+func (r *Router) leaveMaster(now time.Time, why Reason) []Action {
 	r.state = Backup
 	r.adverAt = time.Time{}
 	r.master = netip.Addr{}
@@ -452,10 +579,42 @@ func (r *Router) resign(now time.Time) []Action {
 	r.armMasterDown(now)
 	r.preemptUntil = time.Time{}
 	return []Action{
-		SendAdvert{Priority: 0, Count: r.cfg.ResignAdverts},
-		DelVIPs{},
-		StateChanged{From: Master, To: Backup, Reason: ReasonResign},
+		DelVIPs{VIPs: slices.Clone(r.cfg.VIPs)},
+		StateChanged{From: Master, To: Backup, Reason: why},
 	}
+}
+
+// resign hands mastership over at once: ResignAdverts priority-0
+// advertisements (a backup takes over after Skew_Time instead of
+// Master_Down), then the VIPs go. The caller's hold (unhealthy, VIPs
+// failed) keeps us from preempting back; if no peer takes over, the
+// Master_Down_Timer brings us back to Master.
+func (r *Router) resign(now time.Time, why Reason) []Action {
+	return append([]Action{SendAdvert{Priority: 0, Count: r.cfg.ResignAdverts}}, r.leaveMaster(now, why)...)
+}
+
+// health applies a Health verdict. An unhealthy master does not merely
+// advertise its lower priority: a backup would discard that and wait a
+// full Master_Down. It resigns.
+func (r *Router) health(now time.Time, healthy bool) []Action {
+	was := r.healthy
+	r.healthy = healthy
+	r.prio = r.effectivePriority()
+	if was && !healthy && r.state == Master {
+		return r.resign(now, ReasonUnhealthy)
+	}
+	return nil
+}
+
+// vipsFailed resigns a master that cannot hold its VIPs and holds off
+// preemption for the current backoff, which then doubles.
+func (r *Router) vipsFailed(now time.Time) []Action {
+	if r.state != Master {
+		return nil
+	}
+	r.vipHoldUntil = now.Add(r.vipBackoff)
+	r.vipBackoff = min(2*r.vipBackoff, VIPFailHoldMax)
+	return r.resign(now, ReasonVIPsFailed)
 }
 
 // linkDownInput moves to Fault. A Master sends nothing: the link is gone.
@@ -470,7 +629,7 @@ func (r *Router) linkDownInput() []Action {
 	}
 	var acts []Action
 	if from == Master {
-		acts = append(acts, DelVIPs{})
+		acts = append(acts, DelVIPs{VIPs: slices.Clone(r.cfg.VIPs)})
 	}
 	r.state = Fault
 	r.masterDownAt, r.adverAt = time.Time{}, time.Time{}

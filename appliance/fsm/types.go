@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 )
 
 // State is a VRRP router state. Initialize, Backup and Master are the
 // states of RFC 3768/5798 §6.4; Fault is keepalived's state for a router
-// whose link is down.
+// whose link is down; Stopping is a master's graceful stop, which keeps the
+// VIPs until a peer has taken over (make before break).
 type State uint8
 
 // The states. The zero value is Initialize.
@@ -18,10 +20,12 @@ const (
 	Backup
 	Master
 	Fault
+	Stopping
 )
 
 // String returns the state in keepalived's spelling ("INIT", "BACKUP",
-// "MASTER", "FAULT"), which users' scripts and logs already know.
+// "MASTER", "FAULT"), which users' scripts and logs already know, and
+// "STOPPING".
 func (s State) String() string {
 	switch s {
 	case Initialize:
@@ -32,9 +36,14 @@ func (s State) String() string {
 		return "MASTER"
 	case Fault:
 		return "FAULT"
+	case Stopping:
+		return "STOPPING"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
+
+// holdsVIPs reports whether the VIPs belong on the interface in state s.
+func (s State) holdsVIPs() bool { return s == Master || s == Stopping }
 
 // Reason says why a state change happened. Its String is a stable
 // snake_case name for logs, metrics labels and the status document.
@@ -61,15 +70,27 @@ const (
 	// ReasonTieBreak: Master → Backup on an advertisement with our
 	// priority from a higher primary address.
 	ReasonTieBreak
-	// ReasonShutdown: any state → Initialize on Shutdown.
+	// ReasonShutdown: Master → Stopping, or Backup/Fault → Initialize,
+	// on Shutdown.
 	ReasonShutdown
 	// ReasonLinkDown: → Fault because the link went down (also
-	// Initialize → Fault on Startup while the link is down).
+	// Initialize → Fault on Startup while the link is down, and
+	// Stopping → Initialize).
 	ReasonLinkDown
 	// ReasonLinkUp: Fault → Backup because the link came back.
 	ReasonLinkUp
-	// ReasonResign: Master → Backup on Resign.
-	ReasonResign
+	// ReasonUnhealthy: Master → Backup because HAProxy became unhealthy
+	// (a resign: priority-0 advertisements first).
+	ReasonUnhealthy
+	// ReasonVIPsFailed: Master → Backup because the VIPs could not be
+	// put on the interface (a resign).
+	ReasonVIPsFailed
+	// ReasonPeerTookOver: Stopping → Initialize on the new master's
+	// advertisement.
+	ReasonPeerTookOver
+	// ReasonNoPeer: Stopping → Initialize because no peer took over
+	// within the hand-over wait.
+	ReasonNoPeer
 )
 
 var reasonNames = [...]string{
@@ -83,7 +104,10 @@ var reasonNames = [...]string{
 	ReasonShutdown:     "shutdown",
 	ReasonLinkDown:     "link_down",
 	ReasonLinkUp:       "link_up",
-	ReasonResign:       "resign",
+	ReasonUnhealthy:    "unhealthy",
+	ReasonVIPsFailed:   "vips_failed",
+	ReasonPeerTookOver: "peer_took_over",
+	ReasonNoPeer:       "no_peer",
 }
 
 // String returns the reason's stable snake_case name.
@@ -95,15 +119,16 @@ func (r Reason) String() string {
 }
 
 // Input is an event stepped into the Router: a timer, a received
-// advertisement, or a signal from the daemon or the health tracker.
+// advertisement, or a fact reported by the daemon (link, health, VIPs).
 type Input interface{ isInput() }
 
-// Startup starts the router (RFC §6.4.1 "Startup event"). It also clears
-// a resign hold.
+// Startup starts the router (RFC §6.4.1 "Startup event").
 type Startup struct{}
 
-// Shutdown stops the router (RFC §6.4 "Shutdown event"): as Master it
-// sends one priority-0 advertisement and drops the VIPs.
+// Shutdown stops the router gracefully (RFC §6.4 "Shutdown event"). A
+// Master sends ResignAdverts priority-0 advertisements and enters
+// Stopping, keeping the VIPs until a peer has taken over or the hand-over
+// wait has passed; any other state goes to Initialize at once.
 type Shutdown struct{}
 
 // Timeout tells the router that the caller's timer reached NextDeadline.
@@ -118,14 +143,21 @@ type AdvertReceived struct {
 	Interval time.Duration // the advertised interval; v3 backups adopt it
 }
 
-// SetPriority sets the effective priority (from the health tracker). It
-// is clamped to 1..254. Raising the priority clears a resign hold.
-type SetPriority struct{ Priority uint8 }
+// Health is the HAProxy tracker's verdict. While unhealthy the effective
+// priority is the configured one plus Config.HealthWeight, and preemption
+// is held off (a lower-priority master is accepted). A Master that turns
+// unhealthy resigns: priority-0 advertisements, VIPs dropped, Backup.
+type Health struct{ Healthy bool }
 
-// Resign asks a Master to hand over at once: it sends priority-0
-// advertisements, drops the VIPs and becomes Backup with a hold (see the
-// package documentation). As Backup it only sets the hold.
-type Resign struct{ Reason string }
+// VIPsFailed says the VIPs could not be put on the interface within the
+// caller's bound. A Master resigns, and preemption is held off for a
+// backoff that doubles with every failure (VIPFailHold up to
+// VIPFailHoldMax), after which it tries again.
+type VIPsFailed struct{}
+
+// VIPsHeld says every VIP is on the interface: the VIPsFailed backoff
+// starts again from VIPFailHold.
+type VIPsHeld struct{}
 
 // LinkDown says the VRRP interface lost its link: → Fault.
 type LinkDown struct{}
@@ -137,8 +169,9 @@ func (Startup) isInput()        {}
 func (Shutdown) isInput()       {}
 func (Timeout) isInput()        {}
 func (AdvertReceived) isInput() {}
-func (SetPriority) isInput()    {}
-func (Resign) isInput()         {}
+func (Health) isInput()         {}
+func (VIPsFailed) isInput()     {}
+func (VIPsHeld) isInput()       {}
 func (LinkDown) isInput()       {}
 func (LinkUp) isInput()         {}
 
@@ -152,15 +185,21 @@ type SendAdvert struct {
 	Count    int
 }
 
-// AddVIPs adds the virtual addresses to the interface.
-type AddVIPs struct{}
+// AddVIPs says these virtual addresses must be on the interface (and kept
+// there: the caller reconciles, it does not fire and forget).
+type AddVIPs struct{ VIPs []netip.Prefix }
 
-// DelVIPs removes the virtual addresses from the interface.
-type DelVIPs struct{}
+// DelVIPs says these virtual addresses must no longer be on the interface.
+type DelVIPs struct{ VIPs []netip.Prefix }
 
-// Announce starts gratuitous ARPs for the VIPs; the caller owns the
-// repeat count and the delayed second burst.
-type Announce struct{}
+// Announce asks for gratuitous ARPs for these addresses, once each is on
+// the interface; the caller owns the repeat count and the delayed second
+// burst. Heal marks the answer to a lower-priority master (split-brain
+// heal), which the Router sends at most once per HealAnnounceEvery.
+type Announce struct {
+	VIPs []netip.Addr
+	Heal bool
+}
 
 // StateChanged reports a transition. It is always the last action of the
 // Step that made it, so the caller's observers see the VIPs already moved.
@@ -189,15 +228,40 @@ type Config struct {
 	// advertisement seen after entering Backup. Zero preempts at once.
 	PreemptDelay time.Duration
 	Addr         netip.Addr // our primary IPv4 address (tie-break)
-	// ResignAdverts is how many priority-0 advertisements Resign sends
-	// (default 3 when 0).
+	// VIPs are the virtual addresses, held while Master or Stopping.
+	VIPs []netip.Prefix
+	// HealthWeight is added to Priority while HAProxy is unhealthy
+	// (normally negative); the sum is clamped to 1..254, here and only
+	// here.
+	HealthWeight int
+	// ResignAdverts is how many priority-0 advertisements a resign or a
+	// graceful stop sends (default 3 when 0).
 	ResignAdverts int
 }
 
 // DefaultResignAdverts is the number of priority-0 advertisements sent on
-// Resign when Config.ResignAdverts is 0: more than one, so a single lost
-// packet does not turn a fast hand-over into a full Master_Down wait.
+// a resign or a graceful stop when Config.ResignAdverts is 0: more than
+// one, so a single lost packet does not turn a fast hand-over into a full
+// Master_Down wait.
 const DefaultResignAdverts = 3
+
+// HealAnnounceEvery bounds how often a Master answers lower-priority
+// masters with gratuitous ARPs (keepalived's garp_lower_prio_delay): under
+// one-way loss it hears one at every advertisement interval, and each
+// answer costs a burst of ARPs and, in a cloud, an API check.
+const HealAnnounceEvery = 5 * time.Second
+
+// VIPFailHold and VIPFailHoldMax bound how long a node that could not
+// hold its VIPs leaves the pair to its peer before it tries again.
+const (
+	VIPFailHold    = 10 * time.Second
+	VIPFailHoldMax = 5 * time.Minute
+)
+
+// handOverMargin is added to the longest Skew_Time a peer can wait before
+// a stopping master gives up waiting for it: time for the peer's new
+// advertisement to arrive.
+const handOverMargin = 100 * time.Millisecond
 
 // ErrInvalidConfig is wrapped by every error Config.Validate returns.
 var ErrInvalidConfig = errors.New("fsm: invalid config")
@@ -205,7 +269,8 @@ var ErrInvalidConfig = errors.New("fsm: invalid config")
 // Validate reports every problem in c at once (errors.Join), each naming
 // its field and wrapping ErrInvalidConfig. New clamps the same values:
 // Version other than 3 → 2, Priority to 1..254, AdvertInterval ≤ 0 → 1s,
-// PreemptDelay < 0 → 0, ResignAdverts ≤ 0 → DefaultResignAdverts.
+// PreemptDelay < 0 → 0, ResignAdverts ≤ 0 → DefaultResignAdverts; the
+// effective priority (Priority + HealthWeight) is clamped to 1..254.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
@@ -229,6 +294,9 @@ func (c Config) Validate() error {
 	if !c.Addr.IsValid() {
 		bad("Addr: the primary address is required for the tie-break")
 	}
+	if c.HealthWeight < -254 || c.HealthWeight > 0 {
+		bad("HealthWeight %d: must be -254..0", c.HealthWeight)
+	}
 	return errors.Join(errs...)
 }
 
@@ -237,7 +305,7 @@ func (c Config) normalize() Config {
 	if c.Version != 3 {
 		c.Version = 2
 	}
-	c.Priority = clampPriority(c.Priority)
+	c.Priority = clampPriority(int(c.Priority))
 	if c.AdvertInterval <= 0 {
 		c.AdvertInterval = time.Second
 	}
@@ -247,15 +315,12 @@ func (c Config) normalize() Config {
 	if c.ResignAdverts <= 0 {
 		c.ResignAdverts = DefaultResignAdverts
 	}
+	c.VIPs = slices.Clone(c.VIPs)
 	return c
 }
 
-func clampPriority(p uint8) uint8 {
-	switch {
-	case p < 1:
-		return 1
-	case p > 254:
-		return 254
-	}
-	return p
+// clampPriority keeps a priority in 1..254: 0 is reserved for a master
+// that leaves, 255 for the address owner, which we never are.
+func clampPriority(p int) uint8 {
+	return uint8(min(max(p, 1), 254))
 }

@@ -134,9 +134,7 @@ func (c *Conn) Read(buf []byte) (Packet, error) {
 		var n int
 		var errno syscall.Errno
 		err := c.rc.Read(func(fd uintptr) bool {
-			r, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, fd,
-				uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
-			n, errno = int(r), e
+			n, errno = recv(fd, buf)
 			return errno != unix.EAGAIN && errno != unix.EINTR
 		})
 		at := time.Now()
@@ -148,24 +146,35 @@ func (c *Conn) Read(buf []byte) (Packet, error) {
 		}
 		// A raw IPv4 socket hands over the IP header the kernel has
 		// already checked; anything else cannot come from it.
-		b := buf[:n]
-		if n < ipv4.HeaderLen || b[0]>>4 != 4 {
-			continue
+		if p, ok := ParseIPv4(buf[:n], at); ok {
+			return p, nil
 		}
-		hl := int(b[0]&0x0f) * 4
-		if hl < ipv4.HeaderLen || hl > n {
-			continue
-		}
-		return Packet{
-			Packet: vrrp.Packet{
-				Src:     netip.AddrFrom4([4]byte(b[12:16])),
-				Dst:     netip.AddrFrom4([4]byte(b[16:20])),
-				TTL:     b[8],
-				Payload: b[hl:],
-			},
-			At: at,
-		}, nil
 	}
+}
+
+// TryRead returns a packet already queued on the socket, without waiting:
+// ok is false when none is. It may run while another goroutine is blocked
+// in Read (each packet goes to one of them); the daemon uses it to see
+// adverts that arrived before a timer it is about to act on.
+func (c *Conn) TryRead(buf []byte) (p Packet, ok bool) {
+	for {
+		var n int
+		var errno syscall.Errno
+		if err := c.rc.Control(func(fd uintptr) { n, errno = recv(fd, buf) }); err != nil || errno != 0 {
+			return Packet{}, false // EAGAIN: nothing queued; closed: nothing more
+		}
+		if p, ok := ParseIPv4(buf[:n], time.Now()); ok {
+			return p, true
+		}
+	}
+}
+
+// recv is one non-blocking recvfrom (the socket is non-blocking), raw so
+// that it does not wake the runtime's monitor thread.
+func recv(fd uintptr, buf []byte) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, fd,
+		uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_DONTWAIT, 0, 0)
+	return int(r), e
 }
 
 // Send writes one VRRP message to dst with TTL 255 (RFC 3768 §7.1: "The TTL

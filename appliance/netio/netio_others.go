@@ -18,6 +18,9 @@ func Listen(Options) (*Conn, error) { return nil, errUnsupported }
 // Read always fails outside Linux.
 func (*Conn) Read([]byte) (Packet, error) { return Packet{}, errUnsupported }
 
+// TryRead returns nothing outside Linux.
+func (*Conn) TryRead([]byte) (Packet, bool) { return Packet{}, false }
+
 // Send always fails outside Linux.
 func (*Conn) Send([]byte, netip.Addr) error { return errUnsupported }
 

@@ -4,6 +4,8 @@ package netio_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -96,5 +98,61 @@ func TestSendReceive(t *testing.T) {
 	}
 	if err := ca.Close(); !netio.IsClosed(err) {
 		t.Errorf("second close: %v", err)
+	}
+}
+
+// TestTryRead: TryRead returns what is queued on the socket without
+// waiting, and nothing when nothing is.
+func TestTryRead(t *testing.T) {
+	l := lab.NewT(t)
+	a, err := l.AddHost("a", netip.MustParsePrefix("198.18.0.1/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.AddHost("b", netip.MustParsePrefix("198.18.0.2/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, cb := listen(t, a, true), listen(t, b, true)
+	buf := make([]byte, 1500)
+	if p, ok := cb.TryRead(buf); ok {
+		t.Fatalf("TryRead on an empty socket returned %+v", p.Packet)
+	}
+	adv := vrrp.Advertisement{Version: vrrp.Version3, Type: vrrp.TypeAdvertisement, VRID: 51, Priority: 200,
+		Interval: 50 * time.Millisecond, Addresses: []netip.Addr{netip.MustParseAddr("198.18.0.100")}}
+	payload, err := adv.Marshal(a.Addr.Addr(), vrrp.MulticastGroup, vrrp.PseudoHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := ca.Send(payload, vrrp.MulticastGroup); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = lab.Eventually(ctx, time.Millisecond, func() (bool, string) {
+		for {
+			p, ok := cb.TryRead(buf)
+			if !ok {
+				break
+			}
+			if p.Src != a.Addr.Addr() || !bytes.Equal(p.Payload, payload) {
+				t.Fatalf("TryRead returned %+v", p.Packet)
+			}
+			got++
+		}
+		return got == 3, fmt.Sprintf("%d of 3 adverts", got)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := cb.TryRead(buf); ok {
+		t.Errorf("TryRead after draining returned %+v", p.Packet)
+	}
+	cb.Close()
+	if _, ok := cb.TryRead(buf); ok {
+		t.Error("TryRead on a closed Conn returned a packet")
 	}
 }

@@ -215,10 +215,16 @@ func statusCmd(f *flags) *cobra.Command {
 }
 
 func cleanupCmd(f *flags) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Remove this config's VIPs from the interface (for ExecStopPost= after a crash)",
-		Args:  cobra.NoArgs,
+		Short: "Remove the VIPs this node put on the interface (for ExecStopPost= after a crash); refuses while the daemon runs",
+		Long: `Remove the VIPs this node put on the interface: every address carrying its
+label (e.g. eth1:pp51), whichever config they came from, and nothing else.
+It refuses while a daemon runs for the same interface and VRID: removing a
+live master's VIP would leave the pair without one. --force removes them
+anyway.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, problems, err := f.load()
 			if err != nil {
@@ -230,12 +236,14 @@ func cleanupCmd(f *flags) *cobra.Command {
 			for _, p := range problems {
 				log.Warn("config", "problem", p.String())
 			}
-			if cfg.VRRP.Interface == "" || len(cfg.VRRP.VirtualIPs) == 0 {
-				return errors.New("cleanup: the config names no interface or no VIPs")
+			if cfg.VRRP.Interface == "" {
+				return errors.New("cleanup: the config names no interface")
 			}
-			return appliance.Cleanup(cfg, log)
+			return appliance.Cleanup(cfg, log, force)
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "remove the VIPs even while a daemon runs for this interface and VRID")
+	return cmd
 }
 
 func versionCmd() *cobra.Command {

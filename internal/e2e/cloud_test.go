@@ -174,7 +174,7 @@ func TestNCPTakeoverClaimsVIP(t *testing.T) {
 	setLink(t, a, false)
 	waitHolder(t, b, s.masterDown(), a, b)
 	eventually(t, "b's claim", 5*time.Second, func() (bool, string) {
-		return nb.status().Cloud.State == "claimed", nb.status().Cloud.State
+		return nb.status().Cloud.State == "claimed", string(nb.status().Cloud.State)
 	})
 	steady(t, b, time.Second, a, b)
 	if got := fake.calls(); len(got) != 2 || got[1] != "nic-2 198.18.0.100" {
@@ -194,7 +194,7 @@ func TestNCPTakeoverClaimsVIP(t *testing.T) {
 	before := len(nb.status().Transitions)
 	fake.setDown(false)
 	eventually(t, "a's claim once the API is back", 15*time.Second, func() (bool, string) {
-		return na.status().Cloud.State == "claimed", na.status().Cloud.State
+		return na.status().Cloud.State == "claimed", string(na.status().Cloud.State)
 	})
 	if after := len(nb.status().Transitions); after != before {
 		t.Errorf("b changed state %d times while a's claim retried", after-before)

@@ -118,7 +118,7 @@ func TestCrashLeavesNoStaleVIP(t *testing.T) {
 	na.Kill()
 	na.Wait(5 * time.Second)
 	na.restart()
-	if !strings.Contains(na.Output(), "removing VIPs left on the interface") {
+	if !strings.Contains(na.Output(), "removed VIPs an earlier run left on the interface") {
 		t.Errorf("restart did not report the stale VIP:\n%s", na.Output())
 	}
 	waitHolder(t, a, 2*s.masterDown(), a, b)

@@ -1,0 +1,419 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/proxypair/proxypair/appliance/config"
+	"github.com/proxypair/proxypair/appliance/ifwatch"
+	"github.com/proxypair/proxypair/appliance/vip"
+)
+
+// Reconcile timings of the keeper.
+const (
+	// resyncEvery is the slow periodic check behind the address events.
+	resyncEvery = 10 * time.Second
+	// retryFirst and retryMax bound the backoff of failed adds and deletes.
+	retryFirst = 50 * time.Millisecond
+	retryMax   = 2 * time.Second
+	// holdBound is how long a master may fail to hold its VIPs before the
+	// keeper reports that it cannot (the state machine then resigns).
+	holdBound = time.Second
+)
+
+// vipState is what the keeper last saw of the VIPs on the interface.
+type vipState struct {
+	Wanted  []netip.Prefix // what the state machine wants there
+	Held    []netip.Prefix // wanted and on the interface
+	Missing []netip.Prefix // wanted and not on the interface
+	Foreign []netip.Prefix // wanted and on the interface, but not put there by us
+	Stale   []netip.Prefix // ours, not wanted, still there (a delete failing)
+	Err     string         // the last add, delete or list failure, "" when converged
+	// FailingSince is when the wanted VIPs stopped being all held; zero
+	// while they are (or none are wanted).
+	FailingSince time.Time
+	// Failed: the VIPs could not be held for holdBound, or the error
+	// cannot go away by retrying (no permission).
+	Failed bool
+}
+
+// converged reports whether the interface holds exactly what is wanted.
+func (s vipState) converged() bool {
+	return len(s.Missing) == 0 && len(s.Stale) == 0 && s.Err == ""
+}
+
+// keeper makes the interface hold the VIPs the state machine wants, and
+// keeps it so: level-triggered, like a controller. Every want, address
+// event (hint), retry timer and slow periodic tick leads to one sync that
+// lists the interface, adds what is missing (marked with our label),
+// deletes what is ours and not wanted, and reports what it found. It also
+// sends the gratuitous ARPs, only for addresses actually held: the first
+// of a burst right after the add, the rest from a goroutine per address.
+type keeper struct {
+	addrs   AddrTable
+	label   string
+	openARP func() (ARP, error)
+	garp    config.GARP
+	log     *slog.Logger
+	report  func(vipState) // posts to the instance loop
+
+	poke chan struct{} // buffered 1: something to do
+
+	mu       sync.Mutex // guards the requests below, set by the loop
+	wanted   []netip.Prefix
+	announce []netip.Addr // to announce once held
+	link     *ifwatch.Link
+
+	// Owned by the keeper goroutine.
+	arp          ARP
+	arpErr       error
+	bursts       map[netip.Addr]context.CancelFunc
+	lastWanted   []netip.Prefix
+	failingSince time.Time
+	backoff      time.Duration
+	lastErrLog   map[string]time.Time
+}
+
+func newKeeper(addrs AddrTable, label string, openARP func() (ARP, error), garp config.GARP, log *slog.Logger, report func(vipState)) *keeper {
+	return &keeper{
+		addrs: addrs, label: label, openARP: openARP, garp: garp, log: log, report: report,
+		poke:       make(chan struct{}, 1),
+		bursts:     map[netip.Addr]context.CancelFunc{},
+		lastErrLog: map[string]time.Time{},
+	}
+}
+
+// want sets the VIPs that must be on the interface and which addresses to
+// announce once they are. It never blocks.
+func (k *keeper) want(vips []netip.Prefix, announce []netip.Addr) {
+	k.mu.Lock()
+	k.wanted = slices.Clone(vips)
+	k.announce = append(k.announce, announce...)
+	k.mu.Unlock()
+	k.hint()
+}
+
+// setGARP changes the gratuitous-ARP settings (a reload).
+func (k *keeper) setGARP(g config.GARP) {
+	k.mu.Lock()
+	k.garp = g
+	k.mu.Unlock()
+}
+
+// linkChanged tells the keeper the interface changed (re-created, new
+// MAC): the ARP socket is opened again, and held VIPs announced again.
+func (k *keeper) linkChanged(l ifwatch.Link) {
+	k.mu.Lock()
+	k.link = &l
+	k.mu.Unlock()
+	k.hint()
+}
+
+// hint asks for a sync: the addresses may have changed. It never blocks.
+func (k *keeper) hint() {
+	select {
+	case k.poke <- struct{}{}:
+	default:
+	}
+}
+
+// run syncs until ctx ends. The caller waits for the final report of an
+// empty want before it cancels ctx.
+func (k *keeper) run(ctx context.Context) {
+	defer k.stopBursts(nil)
+	defer func() {
+		if k.arp != nil {
+			k.arp.Close()
+		}
+	}()
+	tick := time.NewTicker(resyncEvery)
+	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.poke:
+		case <-tick.C:
+		case <-retry.C:
+		}
+		if again := k.sync(time.Now()); again > 0 {
+			retry.Reset(again)
+		} else {
+			retry.Stop()
+		}
+	}
+}
+
+// sync makes one pass and returns when to try again (0: only on the next
+// event or tick).
+func (k *keeper) sync(now time.Time) time.Duration {
+	k.mu.Lock()
+	wanted := slices.Clone(k.wanted)
+	announce := k.announce
+	k.announce = nil
+	link := k.link
+	k.link = nil
+	garp := k.garp
+	k.mu.Unlock()
+
+	if link != nil {
+		k.reopenARP()
+		// A new MAC (or a new interface): every held VIP must be
+		// announced again from it.
+		announce = append(announce, addrsOf(wanted)...)
+	}
+
+	var errs []error
+	var permanent bool
+	// The fast path of a takeover: add what was not wanted before and
+	// announce it, before spending a dump on the check.
+	var added []netip.Addr
+	for _, p := range wanted {
+		if slices.Contains(k.lastWanted, p) {
+			continue
+		}
+		if err := k.addrs.Add(p); err != nil {
+			errs = append(errs, err)
+			permanent = permanent || vip.Permanent(err)
+			continue
+		}
+		added = append(added, p.Addr())
+		k.arpNow(p.Addr())
+	}
+	k.lastWanted = wanted
+
+	st := vipState{Wanted: wanted}
+	list, err := k.addrs.List()
+	if err != nil {
+		// We cannot see the interface: add everything wanted again (Add is
+		// idempotent) and report the VIPs as missing until we can look.
+		errs = append(errs, err)
+		for _, p := range wanted {
+			if err := k.addrs.Add(p); err != nil && !slices.ContainsFunc(errs, func(e error) bool { return e.Error() == err.Error() }) {
+				errs = append(errs, err)
+			}
+		}
+		st.Missing = wanted
+	} else {
+		changed := false
+		for _, p := range wanted {
+			switch a, ok := find(list, p); {
+			case !ok:
+				// Wanted and gone: never added, or removed behind our back
+				// (ip addr del, networkd, a DHCP renewal).
+				if !slices.Contains(added, p.Addr()) {
+					k.logOnce(now, "readd", "a VIP is missing from the interface; adding it", "vip", p)
+				}
+				if err := k.addrs.Add(p); err != nil {
+					errs = append(errs, err)
+					permanent = permanent || vip.Permanent(err)
+					continue
+				}
+				changed = true
+				if !slices.Contains(added, p.Addr()) {
+					added = append(added, p.Addr())
+					k.arpNow(p.Addr())
+				}
+			case a.Label != k.label:
+				st.Foreign = append(st.Foreign, p)
+			}
+		}
+		for _, a := range list {
+			if a.Label != k.label || slices.Contains(wanted, a.Prefix) {
+				continue
+			}
+			if err := k.addrs.Delete(a.Prefix); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			changed = true
+		}
+		if changed {
+			// Check what the kernel made of it.
+			if list, err = k.addrs.List(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err == nil {
+			for _, p := range wanted {
+				if _, ok := find(list, p); ok {
+					st.Held = append(st.Held, p)
+				} else {
+					st.Missing = append(st.Missing, p)
+				}
+			}
+			for _, a := range list {
+				if a.Label == k.label && !slices.Contains(wanted, a.Prefix) {
+					st.Stale = append(st.Stale, a.Prefix)
+				}
+			}
+		} else {
+			st.Missing = wanted
+		}
+	}
+
+	// Announce only what is held; the rest waits until it is.
+	k.stopBursts(func(a netip.Addr) bool {
+		return !slices.ContainsFunc(wanted, func(p netip.Prefix) bool { return p.Addr() == a })
+	})
+	var pending []netip.Addr
+	for _, a := range dedupe(announce) {
+		switch {
+		case slices.Contains(added, a):
+			k.burst(a, garp, true)
+		case slices.ContainsFunc(st.Held, func(p netip.Prefix) bool { return p.Addr() == a }):
+			k.arpNow(a)
+			k.burst(a, garp, true)
+		case slices.ContainsFunc(wanted, func(p netip.Prefix) bool { return p.Addr() == a }):
+			pending = append(pending, a)
+		}
+	}
+	for _, a := range added {
+		if !slices.Contains(announce, a) {
+			k.burst(a, garp, true) // re-added behind our back: tell the LAN again
+		}
+	}
+	if len(pending) > 0 {
+		k.mu.Lock()
+		k.announce = append(pending, k.announce...)
+		k.mu.Unlock()
+	}
+
+	if len(errs) > 0 {
+		st.Err = errors.Join(errs...).Error()
+		k.logOnce(now, "err", "VIPs: the interface does not match; retrying", "err", st.Err,
+			"missing", st.Missing, "stale", st.Stale)
+	}
+	if len(st.Missing) > 0 {
+		if k.failingSince.IsZero() {
+			k.failingSince = now
+		}
+		st.FailingSince = k.failingSince
+		st.Failed = permanent || now.Sub(k.failingSince) >= holdBound
+	} else {
+		k.failingSince = time.Time{}
+	}
+	k.report(st)
+
+	if st.converged() {
+		k.backoff = 0
+		return 0
+	}
+	k.backoff = min(max(2*k.backoff, retryFirst), retryMax)
+	return k.backoff
+}
+
+// find returns the address with p's address and prefix length.
+func find(list []vip.Addr, p netip.Prefix) (vip.Addr, bool) {
+	for _, a := range list {
+		if a.Prefix == p {
+			return a, true
+		}
+	}
+	return vip.Addr{}, false
+}
+
+func (k *keeper) reopenARP() {
+	k.stopBursts(nil)
+	if k.arp != nil {
+		k.arp.Close()
+		k.arp = nil
+	}
+	arp, err := k.openARP()
+	if err != nil {
+		k.arpErr = err
+		k.log.Error("opening the gratuitous ARP socket failed", "err", err)
+		return
+	}
+	k.arp, k.arpErr = arp, nil
+}
+
+// arpNow sends one gratuitous ARP for a at once.
+func (k *keeper) arpNow(a netip.Addr) {
+	if k.arp == nil && k.arpErr == nil {
+		k.reopenARP()
+	}
+	if k.arp == nil {
+		return
+	}
+	if err := k.arp.Send(a); err != nil {
+		k.logOnce(time.Now(), "garp", "gratuitous ARP failed", "vip", a, "err", err)
+	}
+}
+
+// burst starts the rest of a's gratuitous ARPs (keepalived's
+// garp_master_repeat and garp_master_delay); the first was sent.
+func (k *keeper) burst(a netip.Addr, g config.GARP, sentFirst bool) {
+	if cancel, ok := k.bursts[a]; ok {
+		cancel()
+	}
+	if k.arp == nil || g.Repeat == 0 {
+		delete(k.bursts, a)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	k.bursts[a] = cancel
+	go announce(ctx, k.arp, []netip.Addr{a}, g, sentFirst, k.log)
+}
+
+// stopBursts cancels the bursts of the addresses drop selects (nil: all).
+func (k *keeper) stopBursts(drop func(netip.Addr) bool) {
+	for a, cancel := range k.bursts {
+		if drop == nil || drop(a) {
+			cancel()
+			delete(k.bursts, a)
+		}
+	}
+}
+
+// logOnce logs a repeated problem at most once per logEvery.
+func (k *keeper) logOnce(now time.Time, kind, msg string, attrs ...any) {
+	if last, ok := k.lastErrLog[kind]; ok && now.Sub(last) < logEvery {
+		return
+	}
+	k.lastErrLog[kind] = now
+	k.log.Warn(msg, attrs...)
+}
+
+func addrsOf(ps []netip.Prefix) []netip.Addr {
+	out := make([]netip.Addr, len(ps))
+	for i, p := range ps {
+		out[i] = p.Addr()
+	}
+	return out
+}
+
+func dedupe(as []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range as {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// describeVIPs is the one-line VIP problem for status and STATUS=, "" when
+// there is none.
+func (s vipState) problem() string {
+	switch {
+	case len(s.Missing) > 0 && s.Err != "":
+		return fmt.Sprintf("VIPs %v not held: %s", s.Missing, s.Err)
+	case len(s.Missing) > 0:
+		return fmt.Sprintf("VIPs %v not held", s.Missing)
+	case len(s.Stale) > 0:
+		return fmt.Sprintf("VIPs %v still on the interface: %s", s.Stale, s.Err)
+	case len(s.Foreign) > 0:
+		return fmt.Sprintf("VIPs %v are on the interface but were not put there by proxypair", s.Foreign)
+	}
+	return ""
+}

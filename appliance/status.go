@@ -1,0 +1,104 @@
+package appliance
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/proxypair/proxypair/appliance/config"
+	"github.com/proxypair/proxypair/appliance/control"
+)
+
+// snapshot is the instance's part of the status document, from what the
+// loop already knows (the keeper's last report for the VIPs): it makes no
+// system call, so a status poll cannot stall the adverts.
+func (in *instance) snapshot(now time.Time) control.Instance {
+	st := control.Instance{
+		Interface:          in.cfg.Interface,
+		VRID:               in.cfg.VRID,
+		Version:            in.cfg.Version,
+		State:              in.r.State().String(),
+		Since:              in.since,
+		ConfiguredPriority: in.cfg.Priority,
+		EffectivePriority:  int(in.r.Priority()),
+		AdvertInterval:     control.Duration(in.cfg.AdvertInterval),
+		MasterAdverInt:     control.Duration(in.r.MasterAdverInterval()),
+		Source:             in.src.String(),
+		VIPs:               prefixStrings(in.cfg.VirtualIPs),
+		VIPsHeld:           prefixStrings(in.vips.Held),
+		VIPProblem:         in.vips.problem(),
+		Link:               "up",
+		AdvertsSent:        in.sent,
+		AdvertsReceived:    in.received,
+		Drops:              in.drops.snapshot(),
+		Transitions:        slices.Clone(in.transitions),
+	}
+	if _, until := in.r.Held(now); !until.IsZero() {
+		st.PreemptHeldUntil = until
+	}
+	if m := in.r.Master(); m.IsValid() {
+		st.Master = m.String()
+	}
+	switch {
+	case !in.link.Exists:
+		st.Link = "missing"
+	case !in.linkUp:
+		st.Link = "down"
+	}
+	if in.claims != nil {
+		c := in.cloud
+		st.Cloud = &c
+	}
+	if in.health != nil {
+		st.Health = in.healthStatus()
+	}
+	for _, p := range in.recv.peers {
+		st.Peers = append(st.Peers, p.String())
+	}
+	return st
+}
+
+// reconfigure applies a reloaded config; the caller has kept the keys that
+// need a restart at their running values.
+func (in *instance) reconfigure(now time.Time, cfg config.VRRP, weight int) error {
+	rc, err := newReceiver(cfg, in.src, in.drops)
+	if err != nil {
+		return err
+	}
+	reopen := (len(cfg.UnicastPeers) == 0) != (len(in.cfg.UnicastPeers) == 0)
+	in.cfg, in.weight, in.recv = cfg, weight, rc
+	in.keeper.setGARP(cfg.GARP)
+	in.apply(now, in.r.Reconfigure(now, in.fsmConfig()))
+	if reopen && in.conn != nil {
+		// Multicast ↔ unicast: the sockets join the group or not.
+		in.closeConn()
+		in.linkChanged(now, in.link)
+	}
+	in.notifier.Status(in.statusLine())
+	return nil
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
