@@ -36,7 +36,7 @@ func (l *lan) deliver(from *fakeConn, payload []byte, dst netip.Addr) {
 		return
 	}
 	for _, c := range l.conns {
-		if c == from || !c.up || (dst != vrrp.MulticastGroup && dst != c.src) {
+		if c == from || !c.up || c.deaf || (dst != vrrp.MulticastGroup && dst != c.src) {
 			continue
 		}
 		c.inject(netio.Packet{
@@ -49,7 +49,8 @@ func (l *lan) deliver(from *fakeConn, payload []byte, dst netip.Addr) {
 type fakeConn struct {
 	lan *lan
 	src netip.Addr
-	up  bool // guarded by lan.mu
+	up   bool // guarded by lan.mu
+	deaf bool // hears nothing, still sends (one-way loss); guarded by lan.mu
 
 	in     chan netio.Packet
 	closed chan struct{}
@@ -123,6 +124,12 @@ func (c *fakeConn) adverts() []sentAdvert {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.sent)
+}
+
+func (c *fakeConn) setDeaf(deaf bool) {
+	c.lan.mu.Lock()
+	c.deaf = deaf
+	c.lan.mu.Unlock()
 }
 
 func (c *fakeConn) setUp(up bool) {

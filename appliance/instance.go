@@ -503,6 +503,9 @@ func (in *instance) statusLine() string {
 	if p := in.vips.problem(); p != "" {
 		line += "; " + p
 	}
+	if _, until := in.r.Held(time.Now()); !until.IsZero() {
+		line += "; could not hold the VIPs: leaving them to the peer until " + until.UTC().Format("15:04:05Z")
+	}
 	return truncate(line, maxStatusLine)
 }
 

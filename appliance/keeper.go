@@ -73,6 +73,7 @@ type keeper struct {
 	// Owned by the keeper goroutine.
 	arp          ARP
 	arpErr       error
+	owned        []netip.Prefix // added by us, or seen with our label, and not yet seen gone
 	bursts       map[netip.Addr]context.CancelFunc
 	lastWanted   []netip.Prefix
 	failingSince time.Time
@@ -191,18 +192,38 @@ func (k *keeper) sync(now time.Time) time.Duration {
 	}
 	k.lastWanted = wanted
 
+	for _, p := range wanted {
+		if !slices.Contains(k.owned, p) {
+			k.owned = append(k.owned, p)
+		}
+	}
 	st := vipState{Wanted: wanted}
 	list, err := k.addrs.List()
 	if err != nil {
-		// We cannot see the interface: add everything wanted again (Add is
-		// idempotent) and report the VIPs as missing until we can look.
+		// We cannot see the interface (a dump interrupted again and
+		// again): that is never "nothing to delete". Add everything
+		// wanted again and delete everything of ours that is not (both
+		// are idempotent, and Delete touches only our label); what the
+		// kernel accepted counts as held until we can look.
 		errs = append(errs, err)
 		for _, p := range wanted {
-			if err := k.addrs.Add(p); err != nil && !slices.ContainsFunc(errs, func(e error) bool { return e.Error() == err.Error() }) {
+			if err := k.addrs.Add(p); err != nil {
 				errs = append(errs, err)
+				permanent = permanent || vip.Permanent(err)
+				st.Missing = append(st.Missing, p)
+				continue
+			}
+			st.Held = append(st.Held, p)
+		}
+		for _, p := range k.owned {
+			if slices.Contains(wanted, p) {
+				continue
+			}
+			if err := k.addrs.Delete(p); err != nil {
+				errs = append(errs, err)
+				st.Stale = append(st.Stale, p)
 			}
 		}
-		st.Missing = wanted
 	} else {
 		changed := false
 		for _, p := range wanted {
@@ -251,8 +272,13 @@ func (k *keeper) sync(now time.Time) time.Duration {
 					st.Missing = append(st.Missing, p)
 				}
 			}
+			k.owned = k.owned[:0]
 			for _, a := range list {
-				if a.Label == k.label && !slices.Contains(wanted, a.Prefix) {
+				if a.Label != k.label {
+					continue
+				}
+				k.owned = append(k.owned, a.Prefix)
+				if !slices.Contains(wanted, a.Prefix) {
 					st.Stale = append(st.Stale, a.Prefix)
 				}
 			}
@@ -309,6 +335,12 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		return 0
 	}
 	k.backoff = min(max(2*k.backoff, retryFirst), retryMax)
+	if !k.failingSince.IsZero() && !st.Failed {
+		// Look again when the bound runs out, not a backoff later.
+		if left := k.failingSince.Add(holdBound).Sub(now); left < k.backoff {
+			return max(left, time.Millisecond)
+		}
+	}
 	return k.backoff
 }
 
