@@ -47,8 +47,8 @@ func (l *lan) deliver(from *fakeConn, payload []byte, dst netip.Addr) {
 
 // fakeConn is a Conn on a lan. Sent adverts are recorded.
 type fakeConn struct {
-	lan *lan
-	src netip.Addr
+	lan  *lan
+	src  netip.Addr
 	up   bool // guarded by lan.mu
 	deaf bool // hears nothing, still sends (one-way loss); guarded by lan.mu
 
