@@ -60,13 +60,19 @@ func TestPairNoPreemptKeepsNewMaster(t *testing.T) {
 // over after Skew_Time (reason peer_resigned), not after Master_Down.
 func TestGracefulStopHandsOver(t *testing.T) {
 	t.Parallel()
-	_, a, b := newPair(t)
+	l, a, b := newPair(t)
+	c, err := l.AddHost("c", addrC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := observe(t, c)
 	s := seedV2
 	na := startProxypair(t, a, s.yaml(200, addrB, ""))
 	nb := startProxypair(t, b, s.yaml(100, addrA, ""))
 	waitHolder(t, a, s.masterDown(), a, b)
 	nb.waitState("BACKUP", time.Second)
 
+	stopped := time.Now()
 	if err := na.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +86,17 @@ func TestGracefulStopHandsOver(t *testing.T) {
 	tr := nb.status().Transitions
 	if last := tr[len(tr)-1]; last.Reason != "peer_resigned" {
 		t.Errorf("b took over by %q, want peer_resigned (the priority-0 advert)", last.Reason)
+	}
+	// Three priority-0 adverts, as a resign sends: one lost packet must
+	// not cost the peer a full Master_Down.
+	zeros := 0
+	for _, ad := range wire.advertsFrom(addrA.Addr(), stopped) {
+		if ad.priority == 0 {
+			zeros++
+		}
+	}
+	if zeros != 3 {
+		t.Errorf("a sent %d priority-0 adverts on stopping, want 3", zeros)
 	}
 }
 
