@@ -27,8 +27,9 @@ type Event struct {
 	Healthy bool
 	// Reason says why HAProxy is unhealthy, e.g. "haproxy socket
 	// /run/haproxy/admin.sock: connection refused" or "backend be_app: 0/2
-	// servers UP (need 1)"; several failures are joined with "; ". Empty
-	// when healthy.
+	// servers UP (need 1)"; several failures are joined with "; ", and
+	// those beyond MaxReasonLen bytes are counted, not listed. Empty when
+	// healthy.
 	Reason string
 	Checks []Check // the results of the check that produced this verdict
 	At     time.Time
@@ -311,7 +312,7 @@ func (l *loop) step(ctx context.Context, trigger string) (Event, bool, int) {
 	case !healthy && !ok:
 		ev.Reason = l.lastFail
 	case !healthy:
-		ev.Reason = fmt.Sprintf("recovering (last failure: %s)", l.lastFail)
+		ev.Reason = reasonRecoveringPrefix + l.lastFail + ")"
 	}
 	t.mu.Lock()
 	t.snap = ev
@@ -360,10 +361,11 @@ func (l *loop) check(ctx context.Context) ([]Check, int) {
 	if usage != nil {
 		disabled = usage.Disabled
 	}
-	checks = append(checks, frontendChecks(st.Rows, disabled, now)...)
-	sel := selectBackends(t.cfg.HAProxy.Backends, usage, st.Rows)
+	idx := indexStat(st.Rows)
+	checks = append(checks, frontendChecks(idx, disabled, now)...)
+	sel := selectBackends(t.cfg.HAProxy.Backends, usage, idx)
 	for _, b := range sel.Backends {
-		checks = append(checks, backendCheck(b, st.Rows, t.cfg.HAProxy.MinServersUp, now))
+		checks = append(checks, backendCheck(b, idx, t.cfg.HAProxy.MinServersUp, now))
 	}
 	return checks, st.PID
 }
