@@ -4,13 +4,17 @@
 // # Checks
 //
 // Every Interval (default 200 ms) the Tracker makes one runtime API round
-// trip, "show info;show stat", through client-native's runtime package, and
+// trip, "show info;show stat", on a connection of its own with Timeout as
+// its deadline (socketRuntime says why not through client-native), and
 // derives:
 //
 //   - socket: the runtime API answered with a PID and show stat rows. An
-//     empty answer, a refused or missing socket, or no answer within Timeout
-//     (default 1 s) fails, with reasons such as
-//     "haproxy socket /run/haproxy/admin.sock: connection refused".
+//     empty or truncated answer, one over MaxAnswerBytes, a refused or
+//     missing socket, or no answer within Timeout (default 1 s) fails, with
+//     reasons such as
+//     "haproxy socket /run/haproxy/admin.sock: connection refused". A hung
+//     HAProxy costs each check its Timeout, and the first check after it
+//     answers again sees it.
 //   - process: HAProxy's process (the PID from show info) is alive; when the
 //     socket fails the reason says whether that process exited.
 //   - frontend <name>: every frontend and listen section is OPEN (or FULL:

@@ -87,6 +87,9 @@ func TestBackendCheck(t *testing.T) {
 		{"info-stat-degraded.txt", "be_app", 1, false, "backend be_app: 0/3 servers UP (need 1): s1 MAINT, s2 DOWN, b1 DOWN"},
 		{"info-stat-drain.txt", "be_app", 1, true, "backend be_app: 1/3 servers UP"}, // the backup server is UP
 		{"info-stat-drain.txt", "be_app", 2, false, "backend be_app: 1/3 servers UP (need 2): s1 MAINT, s2 DRAIN"},
+		{"info-stat-1.8.8.txt", "be_app", 3, true, "backend be_app: 3/3 servers UP"},
+		{"info-stat-1.8.8.txt", "be_api", 2, false, "backend be_api: 1/2 servers UP (need 2): a2 DOWN"},
+		{"info-stat-1.8.8-degraded.txt", "be_app", 1, false, "backend be_app: 0/3 servers UP (need 1): s1 MAINT, s2 DOWN, b1 DOWN"},
 	}
 	for _, tt := range tests {
 		got := backendCheck(tt.backend, indexStat(fixtureRows(t, tt.fixture)), tt.need, at)
@@ -118,6 +121,12 @@ func TestFrontendChecks(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("frontendChecks (-want +got):\n%s", diff)
+	}
+	// 1.8 shows a paused frontend as STOP.
+	got = frontendChecks(indexStat(fixtureRows(t, "info-stat-1.8.8-degraded.txt")), []string{"li_tcp"}, at)
+	want[1].Detail = "frontend fe_s1: STOP"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("frontendChecks on 1.8.8 (-want +got):\n%s", diff)
 	}
 }
 

@@ -4,7 +4,6 @@ package healthcheck
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,8 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-var errTestDisabled = errors.New("disabled by the test")
 
 // These tests run a real HAProxy (Debian's haproxy 2.6) inside a network
 // namespace per test; the runtime API socket lives in the test's temp dir.

@@ -124,7 +124,7 @@ func (h *labHAProxy) Kill() {
 
 // statusOf returns the status column of proxy/name in show stat output.
 func statusOf(stat, proxy, name string) string {
-	rows, err := parseStatCSV(strings.NewReader(strings.TrimPrefix(strings.TrimLeft(stat, "\n"), "# ")))
+	rows, err := parseStat(strings.TrimLeft(stat, "\n"))
 	if err != nil {
 		return ""
 	}

@@ -88,7 +88,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Tracker, error) {
 		log:  log.With("socket", cfg.HAProxy.Socket),
 		snap: Event{Reason: reasonNoVerdict},
 	}
-	t.openRuntime = func() (runtimeAPI, error) { return newNativeRuntime(cfg.HAProxy.Socket, cfg.Timeout) }
+	t.openRuntime = func() (runtimeAPI, error) { return newSocketRuntime(cfg.HAProxy.Socket, cfg.Timeout), nil }
 	t.usage = func(pid int) (backendUsage, error) { return usageFromProcess("/proc", pid) }
 	t.watchConn = func(ctx context.Context, fire func(string)) {
 		watchConn(ctx, cfg.HAProxy.Socket, cfg.Timeout, fire)
