@@ -49,9 +49,18 @@
 //     the kernel closes when the process exits. It works on any kernel
 //     (Ubuntu 18.04's 4.15 has no pidfd).
 //
-// Measured against a real HAProxy 2.6 in a namespace: SIGKILL to the
-// unhealthy event takes 3-7 ms with either watcher alone, against 200 ms on
-// average by polling.
+// Measured against real HAProxy 2.6 and 1.8.8 in a namespace: SIGKILL to
+// the unhealthy event takes 3-7 ms with either watcher alone, against 200 ms
+// on average by polling (TestHAProxyKilledFastPath -v).
+//
+// # HAProxy versions
+//
+// The tracker works with HAProxy 1.8 (Ubuntu 18.04's 1.8.8) and 2.x; the
+// tests run against 1.8.8 and Debian's 2.6. What differs: 1.8's show stat
+// has fewer columns (up to "dses"; columns are found by name), it shows a
+// paused frontend (`disable frontend`) as STOP rather than PAUSED (both
+// fail), and it closes an idle prompt-mode connection after `stats timeout`
+// (see watchConn). Master-worker reloads (-W, SIGUSR2) work alike.
 //
 // Reloads must not count as failures. A wake only triggers a check: if the
 // runtime API answers (a master-worker reload has already put the new worker

@@ -63,6 +63,7 @@ type Tracker struct {
 	usage       func(pid int) (backendUsage, error)
 	watchConn   func(ctx context.Context, fire func(reason string))
 	watchPID    func(ctx context.Context, pid int, fire func(reason string)) error
+	pidfdOpen   pidfdOpenFunc // pidfd_open(2) for watchPID; a test plays a kernel without it
 	alive       func(pid int) bool
 	sdDial      func(ctx context.Context) (*sddbus.Conn, error)
 
@@ -93,7 +94,10 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Tracker, error) {
 	t.watchConn = func(ctx context.Context, fire func(string)) {
 		watchConn(ctx, cfg.HAProxy.Socket, cfg.Timeout, fire)
 	}
-	t.watchPID = watchHAProxyPID
+	t.pidfdOpen = sysPidfdOpen
+	t.watchPID = func(ctx context.Context, pid int, fire func(string)) error {
+		return watchHAProxyPID(ctx, t.pidfdOpen, pid, fire)
+	}
 	t.alive = processAlive
 	for _, o := range opts {
 		o(t)
@@ -269,11 +273,11 @@ func (t *Tracker) arm(ctx context.Context, wg *sync.WaitGroup, fp *fastPath, pid
 
 // watchHAProxyPID watches pid unless the process with that PID here is not
 // HAProxy (HAProxy in another PID namespace reports its own PIDs).
-func watchHAProxyPID(ctx context.Context, pid int, fire func(reason string)) error {
+func watchHAProxyPID(ctx context.Context, pidfdOpen pidfdOpenFunc, pid int, fire func(reason string)) error {
 	if name := processName(pid); name != "" && !strings.HasPrefix(name, "haproxy") {
 		return fmt.Errorf("pid %d is %q here, not haproxy (another PID namespace?)", pid, name)
 	}
-	return watchPID(ctx, pid, fire)
+	return watchPID(ctx, pidfdOpen, pid, fire)
 }
 
 // loop is the per-Run state of the check loop.
