@@ -4,6 +4,7 @@ package healthcheck
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -247,7 +248,9 @@ func testHAProxyFrontendDisabled(t *testing.T, b lab.HAProxyBuild) {
 
 // TestHAProxyReload reloads a master-worker HAProxy (SIGUSR2) several times:
 // the worker PID changes and the old worker's connections close, which must
-// not read as a failure.
+// not read as a failure. On the first reload a client holds a half-sent
+// request, so the old worker lingers (soft stop) next to the new one while
+// the tracker checks, and leaves only when the client goes.
 func TestHAProxyReload(t *testing.T) { forEachHAProxy(t, testHAProxyReload) }
 
 func testHAProxyReload(t *testing.T, b lab.HAProxyBuild) {
@@ -262,6 +265,10 @@ func testHAProxyReload(t *testing.T, b lab.HAProxyBuild) {
 		waitFor(t, 2*time.Second, "the tracker to watch the worker", func() bool {
 			return strings.Contains(checkDetail(tr.Snapshot(), CheckProcess), pidText(old))
 		})
+		var client net.Conn
+		if i == 0 {
+			client = h.holdRequest()
+		}
 		// A USR2 that reaches the master while it is still re-executing
 		// from the previous reload is lost: send it again every 2 s.
 		var cur int
@@ -277,11 +284,22 @@ func testHAProxyReload(t *testing.T, b lab.HAProxyBuild) {
 			cur = pidFromInfo(out)
 			return err == nil && cur != 0 && cur != old
 		})
-		// The old worker leaves once its connections (ours included) close.
-		waitFor(t, 15*time.Second, "the old worker to exit", func() bool { return !processAlive(old) })
 		waitFor(t, 2*time.Second, "the tracker to see the new worker", func() bool {
 			return strings.Contains(checkDetail(tr.Snapshot(), CheckProcess), pidText(cur))
 		})
+		if client != nil {
+			// Two more checks with the old worker still there.
+			snap := tr.Snapshot()
+			waitFor(t, 2*time.Second, "two more checks", func() bool {
+				return tr.Snapshot().At.Sub(snap.At) >= 2*DefaultInterval
+			})
+			if !processAlive(old) {
+				t.Fatalf("the old worker %d left although a client holds a request", old)
+			}
+			client.Close()
+		}
+		// The old worker leaves once its connections (ours included) close.
+		waitFor(t, 15*time.Second, "the old worker to exit", func() bool { return !processAlive(old) })
 		t.Logf("reload %d: worker %d -> %d", i+1, old, cur)
 	}
 	// Two more intervals so a failure counted at the end would show.

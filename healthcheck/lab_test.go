@@ -8,6 +8,7 @@ package healthcheck
 // need be_unused and master-worker (-W) reloads.
 
 import (
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -53,6 +54,7 @@ type labHAProxy struct {
 	*lab.HAProxy
 	t     *testing.T
 	build lab.HAProxyBuild
+	host  *lab.Host
 }
 
 // forEachHAProxy runs test once per HAProxy version the product supports
@@ -99,7 +101,7 @@ func startHAProxy(t *testing.T, b lab.HAProxyBuild, masterWorker bool) *labHAPro
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &labHAProxy{t: t, build: b, HAProxy: &lab.HAProxy{
+	h := &labHAProxy{t: t, build: b, host: host, HAProxy: &lab.HAProxy{
 		ConfigFile: filepath.Join(host.Dir, "haproxy.cfg"),
 		Socket:     filepath.Join(host.Dir, "admin.sock"),
 	}}
@@ -131,6 +133,22 @@ func startHAProxy(t *testing.T, b lab.HAProxyBuild, masterWorker bool) *labHAPro
 			statusOf(out, "be_app", "s2") == "UP" && statusOf(out, "be_unused", "u1") == "DOWN"
 	})
 	return h
+}
+
+// holdRequest opens a connection to fe_main and sends half a request, which
+// keeps the worker serving it alive through a reload until the connection
+// closes (or `timeout client`, 5 s, passes). The test closes it.
+func (h *labHAProxy) holdRequest() net.Conn {
+	h.t.Helper()
+	c, err := h.host.DialContext(h.t.Context(), "tcp", "127.0.0.1:8080")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: lab\r\n")); err != nil {
+		h.t.Fatal(err)
+	}
+	return c
 }
 
 // MustCLI runs one runtime API command and fails the test if it cannot.
