@@ -123,7 +123,7 @@ func parseStat(text string) ([]statRow, error) {
 	pxname, svname, status, typ, bck := col["pxname"], col["svname"], col["status"], col["type"], col["bck"]
 	need := max(pxname, svname, status, typ)
 	last := max(need, bck)
-	var rows []statRow
+	rows := make([]statRow, 0, strings.Count(rest, "\n"))
 	var rec []string
 	for rest != "" {
 		rec, rest, err = splitRecord(rest, last, rec[:0])
