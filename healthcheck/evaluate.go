@@ -168,8 +168,8 @@ const reasonRecoveringPrefix = "recovering (last failure: "
 
 // reasonOf joins the details of the failed checks with "; ", in check order,
 // as far as maxFailureLen allows, and counts the rest, e.g. "backend be1:
-// 0/4 servers UP (need 1): ...; backend be2: ... (and 1234 more failed
-// checks)". A single detail too long to fit is cut.
+// 0/4 servers UP (need 1): ...; backend be2: ... (and 1234 more)". A single
+// detail too long to fit is cut.
 func reasonOf(checks []Check) string {
 	var bad []string
 	for _, c := range checks {
@@ -181,10 +181,10 @@ func reasonOf(checks []Check) string {
 }
 
 // joinBounded joins items with sep into at most limit bytes: whole items
-// while they fit, then " (and N more failed checks)". If not even the first
-// item fits, it is cut at a UTF-8 boundary and marked with "...".
+// while they fit, then " (and N more)". If not even the first item fits, it
+// is cut at a UTF-8 boundary and marked with "...".
 func joinBounded(items []string, sep string, limit int) string {
-	more := func(n int) string { return fmt.Sprintf(" (and %d more failed checks)", n) }
+	more := func(n int) string { return fmt.Sprintf(" (and %d more)", n) }
 	var b strings.Builder
 	for i, item := range items {
 		rest := len(items) - i - 1

@@ -24,7 +24,7 @@ import (
 
 func labTracker(t *testing.T, h *labHAProxy, cfg Config, opts ...Option) *Tracker {
 	t.Helper()
-	cfg.HAProxy.Socket = h.Socket
+	cfg.HAProxy.Socket = h.UserSocket
 	tr, err := New(cfg, testLogger(t), opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -130,7 +130,7 @@ func testKilledFastPath(t *testing.T, b lab.HAProxyBuild, noPidfd, noSocket bool
 	if ev.Healthy {
 		t.Fatalf("event after kill is healthy")
 	}
-	if want := "haproxy socket " + h.Socket + ": connection refused"; !strings.Contains(ev.Reason, want) {
+	if want := "haproxy socket " + h.UserSocket + ": connection refused"; !strings.Contains(ev.Reason, want) {
 		t.Errorf("reason = %q, want it to contain %q", ev.Reason, want)
 	}
 	wantCheck(t, ev, CheckProcess, false, "exited")

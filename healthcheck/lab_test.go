@@ -26,6 +26,7 @@ import (
 // fe_s1 and fe_s2 answer 200; see startHAProxy.
 const labConfig = `global
     stats socket {{DIR}}/admin.sock mode 600 level admin
+    stats socket {{DIR}}/user.sock mode 600 level user
 defaults
     mode http
     timeout connect 1s
@@ -49,12 +50,15 @@ backend be_unused
 `
 
 // labHAProxy is one HAProxy process (tree) on its own lab host. Its Process
-// is the one we started: the only one with -db, the master with -W.
+// is the one we started: the only one with -db, the master with -W. The
+// tests drive HAProxy through Socket (level admin); the tracker reads
+// UserSocket (level user), which is all it needs.
 type labHAProxy struct {
 	*lab.HAProxy
-	t     *testing.T
-	build lab.HAProxyBuild
-	host  *lab.Host
+	UserSocket string
+	t          *testing.T
+	build      lab.HAProxyBuild
+	host       *lab.Host
 }
 
 // forEachHAProxy runs test once per HAProxy version the product supports
@@ -101,7 +105,7 @@ func startHAProxy(t *testing.T, b lab.HAProxyBuild, masterWorker bool) *labHAPro
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &labHAProxy{t: t, build: b, host: host, HAProxy: &lab.HAProxy{
+	h := &labHAProxy{t: t, build: b, host: host, UserSocket: filepath.Join(host.Dir, "user.sock"), HAProxy: &lab.HAProxy{
 		ConfigFile: filepath.Join(host.Dir, "haproxy.cfg"),
 		Socket:     filepath.Join(host.Dir, "admin.sock"),
 	}}

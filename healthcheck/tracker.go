@@ -394,7 +394,8 @@ func (l *loop) usageFor(pid int) *backendUsage {
 		return nil
 	}
 	l.usage = &u
-	l.t.log.Info("backends to check", "pid", pid, "used", u.Used, "files", u.Files)
+	// Bounded like Event.Reason: a configuration may use thousands of backends.
+	l.t.log.Info("backends to check", "pid", pid, "count", len(u.Used), "used", joinBounded(u.Used, ", ", MaxReasonLen), "files", u.Files)
 	if len(u.Dynamic) > 0 {
 		l.t.log.Warn("use_backend rules with computed names are not checked", "rules", u.Dynamic)
 	}
