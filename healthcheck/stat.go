@@ -184,7 +184,7 @@ func splitRecord(s string, last int, fields []string) ([]string, string, error) 
 				}
 				break
 			}
-			if j < len(s) && s[j] != ',' && s[j] != '\n' && s[j] != '\r' {
+			if j < len(s) && s[j] != ',' && s[j] != '\n' && !strings.HasPrefix(s[j:], "\r\n") {
 				return fields, "", fmt.Errorf("text after the closing quote of field %d", n+1)
 			}
 			f, i = b.String(), j
@@ -194,9 +194,12 @@ func splitRecord(s string, last int, fields []string) ([]string, string, error) 
 				k++
 			}
 			f, i = s[i:k], k
+			if i < len(s) && s[i] == '\n' {
+				f = strings.TrimSuffix(f, "\r")
+			}
 		}
 		if last < 0 || n <= last {
-			fields = append(fields, strings.TrimSuffix(f, "\r"))
+			fields = append(fields, f)
 		}
 		if i >= len(s) {
 			return fields, "", nil
