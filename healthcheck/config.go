@@ -38,8 +38,9 @@ type Config struct {
 
 // HAProxyConfig says how to reach HAProxy and what "healthy" means.
 type HAProxyConfig struct {
-	// Socket is HAProxy's runtime API socket (stats socket ... level admin or
-	// operator), e.g. /run/haproxy/admin.sock. Required, absolute.
+	// Socket is HAProxy's runtime API socket, e.g. /run/haproxy/admin.sock.
+	// Required, absolute. "level user" is enough: the tracker only sends
+	// show info, show stat and prompt (tested on 1.8.8 and 2.6).
 	Socket string
 	// Backends must each have MinServersUp servers UP. Empty means every
 	// backend that a frontend (or listen section) of the running

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/proxypair/proxypair/internal/lab"
 )
 
 // TestCPUCost measures the tracker's CPU use against a real HAProxy at the
@@ -24,7 +26,11 @@ func TestCPUCost(t *testing.T) {
 	if secs <= 0 {
 		t.Skip("set HEALTHCHECK_CPU_SECONDS=30 to measure the tracker's CPU cost")
 	}
-	h := startHAProxy(t, false)
+	forEachHAProxy(t, func(t *testing.T, b lab.HAProxyBuild) { testCPUCost(t, b, secs) })
+}
+
+func testCPUCost(t *testing.T, b lab.HAProxyBuild, secs int) {
+	h := startHAProxy(t, b, false)
 	tr := labTracker(t, h, Config{})
 	tr.log = slog.New(slog.DiscardHandler) // measure the checks, not the test's logging
 	events := runTracker(t, tr)
@@ -46,7 +52,7 @@ func TestCPUCost(t *testing.T) {
 	}
 }
 
-func cpuTime(t *testing.T) time.Duration {
+func cpuTime(t testing.TB) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		t.Fatal(err)

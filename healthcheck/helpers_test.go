@@ -4,6 +4,7 @@ package healthcheck
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/proxypair/proxypair/internal/lab"
 )
+
+// errTestDisabled is what a watcher that a test turned off returns.
+var errTestDisabled = errors.New("disabled by the test")
 
 // waitFor polls cond every 10 ms until it holds, and fails t if d passes
 // first.

@@ -12,15 +12,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// pidfdOpenFunc is pidfd_open(2)'s signature; Tracker.pidfdOpen is one.
+type pidfdOpenFunc func(pid, flags int) (int, error)
+
+// sysPidfdOpen is the kernel's pidfd_open(2). Kernels before 5.3 (Ubuntu
+// 18.04's 4.15) fail it with ENOSYS.
+var sysPidfdOpen pidfdOpenFunc = unix.PidfdOpen
+
 // watchPID calls fire once when process pid exits, through a pidfd (Linux
 // 5.3+) polled by Go's network poller, so no thread is parked on it. It
 // returns an error when the process cannot be watched (old kernel, no such
 // process in this PID namespace); the caller then relies on watchConn.
 // The watch ends without firing when ctx ends.
-func watchPID(ctx context.Context, pid int, fire func(reason string)) error {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+func watchPID(ctx context.Context, pidfdOpen pidfdOpenFunc, pid int, fire func(reason string)) error {
+	fd, err := pidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if errors.Is(err, unix.EINVAL) { // Linux 5.3-5.9: no PIDFD_NONBLOCK
-		fd, err = unix.PidfdOpen(pid, 0)
+		fd, err = pidfdOpen(pid, 0)
 		if err == nil {
 			err = unix.SetNonblock(fd, true)
 		}

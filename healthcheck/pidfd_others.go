@@ -7,8 +7,13 @@ import (
 	"errors"
 )
 
+// pidfdOpenFunc is pidfd_open(2)'s signature (Linux only).
+type pidfdOpenFunc func(pid, flags int) (int, error)
+
+func sysPidfdOpen(pid, flags int) (int, error) { return -1, errors.ErrUnsupported }
+
 // watchPID is Linux-only; elsewhere the tracker relies on watchConn.
-func watchPID(ctx context.Context, pid int, fire func(reason string)) error {
+func watchPID(ctx context.Context, pidfdOpen pidfdOpenFunc, pid int, fire func(reason string)) error {
 	return errors.ErrUnsupported
 }
 

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
-
-	"github.com/haproxytech/client-native/v5/runtime"
-	"github.com/haproxytech/client-native/v5/runtime/options"
 )
 
 // runtimeAPI asks HAProxy's runtime API for its state.
@@ -34,7 +34,7 @@ func (e *socketError) Error() string {
 func (e *socketError) Unwrap() error { return e.Err }
 
 // describeSocketErr shortens an error from the runtime API to its cause:
-// "connection refused" rather than "dial unix /x: connect: connection refused [show info]".
+// "connection refused" rather than "dial unix /x: connect: connection refused".
 func describeSocketErr(err error) string {
 	var errno syscall.Errno
 	var timeout *timeoutError
@@ -55,92 +55,105 @@ type timeoutError struct{ after time.Duration }
 
 func (e *timeoutError) Error() string { return fmt.Sprintf("no answer within %v", e.after) }
 
-// errBusy means the previous query has not returned yet (HAProxy hung):
-// client-native gives each query 30 s, so we fail checks meanwhile instead of
-// queueing more queries behind it.
-var errBusy = errors.New("previous query still unanswered")
+// MaxAnswerBytes bounds one answer to "show info;show stat". HAProxy writes
+// about 200 (1.8) to 250 (2.6) bytes per show stat row, one row per server,
+// backend and frontend, so 32 MiB holds well over 100,000 rows; an answer
+// that goes over fails the check (naming the bound) instead of growing the
+// daemon's memory without limit.
+const MaxAnswerBytes = 32 << 20
 
-// nativeRuntime is the runtimeAPI on client-native's runtime package.
+// errTooBig is an answer longer than MaxAnswerBytes.
+var errTooBig = fmt.Errorf("answer longer than %d MiB (MaxAnswerBytes); too many servers for one show stat", MaxAnswerBytes>>20)
+
+// socketRuntime is the runtimeAPI on HAProxy's runtime API socket: one
+// connection per query, which HAProxy closes after answering (it is not in
+// interactive mode).
 //
-// It uses SingleRuntime.ExecuteRaw and parses the answers itself, because
-// client-native's parsed calls are unsafe for a health check: GetStats
-// slices its answer without a length check (an empty answer from a dying
-// HAProxy panics), GetInfo and GetStats turn socket errors into strings, and
-// GetServersState returns an empty list with no error on a dead socket.
-type nativeRuntime struct {
-	path    string
-	timeout time.Duration
-	rt      runtime.SingleRuntime
-	stop    context.CancelFunc
-	busy    chan struct{} // holds a token while a query runs
+// DESIGN.md has the tracker talk to HAProxy through client-native. Its
+// runtime package (v5.1.10) does not fit a health check, so this is our own
+// client of the same protocol:
+//
+//   - SingleRuntime runs every query on one goroutine with a fixed 30 s
+//     deadline and no way to cancel one: after HAProxy hangs, every check
+//     fails for up to 30 s behind the hung query, even once HAProxy answers
+//     again. Here each query has its own connection and its own deadline,
+//     the check timeout, so the first check after a recovery sees it.
+//   - It ignores read errors, its own deadline included, and trims the
+//     answer: a timed-out or truncated answer comes back as a success, and
+//     the empty line that marks a complete answer is gone, so a cut-short
+//     show stat can read as a healthy HAProxy with fewer backends.
+//   - It reads without a size bound.
+//   - Its parsed calls are unsafe or slow for us: GetStats slices its
+//     answer without a length check (an empty answer from a dying HAProxy
+//     panics) and decodes every row with mapstructure; GetInfo and GetStats
+//     turn socket errors into strings.
+type socketRuntime struct {
+	path     string
+	timeout  time.Duration
+	sizeHint int // the last answer's length, to size the next read's buffer
 }
 
-func newNativeRuntime(path string, timeout time.Duration) (*nativeRuntime, error) {
-	// client-native's job goroutine lives until this context ends; a query
-	// sent after that would block forever, so only close() ends it, once no
-	// query is running.
-	ctx, stop := context.WithCancel(context.Background())
-	n := &nativeRuntime{path: path, timeout: timeout, stop: stop, busy: make(chan struct{}, 1)}
-	err := n.rt.Init(ctx, path, 0, 0, options.RuntimeOptions{DoNotCheckRuntimeOnInit: true})
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("healthcheck: runtime API client for %s: %w", path, err)
-	}
-	return n, nil
+func newSocketRuntime(path string, timeout time.Duration) *socketRuntime {
+	return &socketRuntime{path: path, timeout: timeout}
 }
 
-func (n *nativeRuntime) state(ctx context.Context) (runtimeState, error) {
-	st, err := n.stateOnce(ctx)
+func (r *socketRuntime) state(ctx context.Context) (runtimeState, error) {
+	deadline := time.Now().Add(r.timeout)
+	st, err := r.query(ctx, deadline)
 	var timeout *timeoutError
-	if err != nil && !errors.Is(err, errBusy) && !errors.As(err, &timeout) && ctx.Err() == nil {
-		// One immediate retry on a fresh connection: a reload can close a
-		// connection under us, and that must not count as a failure.
-		// (client-native already retries a failed dial once.)
-		if st2, err2 := n.stateOnce(ctx); !errors.Is(err2, errBusy) {
-			st, err = st2, err2
-		}
+	if err != nil && !errors.As(err, &timeout) && !errors.Is(err, errTooBig) && ctx.Err() == nil && time.Now().Before(deadline) {
+		// One immediate retry on a fresh connection, within the same
+		// deadline: a reload can close a connection under us, and that
+		// must not count as a failure.
+		st, err = r.query(ctx, deadline)
 	}
 	if err != nil {
-		return st, &socketError{Path: n.path, Err: err}
+		return st, &socketError{Path: r.path, Err: err}
 	}
 	return st, nil
 }
 
-func (n *nativeRuntime) stateOnce(ctx context.Context) (runtimeState, error) {
-	select {
-	case n.busy <- struct{}{}:
-	default:
-		return runtimeState{}, errBusy
+// query sends infoStatCommand on a new connection and parses the answer.
+func (r *socketRuntime) query(ctx context.Context, deadline time.Time) (runtimeState, error) {
+	d := net.Dialer{Deadline: deadline}
+	conn, err := d.DialContext(ctx, "unix", r.path)
+	if err != nil {
+		return runtimeState{}, r.ioError(ctx, err)
 	}
-	type answer struct {
-		s   string
-		err error
+	defer conn.Close()
+	// Cancelling ctx (Run ending) unblocks a read or write at once.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return runtimeState{}, err
 	}
-	done := make(chan answer, 1)
-	go func() {
-		defer func() { <-n.busy }()
-		s, err := n.rt.ExecuteRaw(infoStatCommand)
-		done <- answer{s, err}
-	}()
-	timer := time.NewTimer(n.timeout)
-	defer timer.Stop()
-	select {
-	case a := <-done:
-		if a.err != nil {
-			return runtimeState{}, a.err
-		}
-		return parseInfoStat(a.s)
-	case <-timer.C:
-		return runtimeState{}, &timeoutError{after: n.timeout}
-	case <-ctx.Done():
-		return runtimeState{}, ctx.Err()
+	if _, err := io.WriteString(conn, infoStatCommand+"\n"); err != nil {
+		return runtimeState{}, r.ioError(ctx, err)
 	}
+	var b strings.Builder
+	b.Grow(r.sizeHint + r.sizeHint/8)
+	n, err := io.Copy(&b, io.LimitReader(conn, MaxAnswerBytes+1))
+	switch {
+	case n > MaxAnswerBytes:
+		return runtimeState{}, errTooBig
+	case err != nil:
+		return runtimeState{}, r.ioError(ctx, err)
+	}
+	r.sizeHint = int(n)
+	return parseInfoStat(b.String())
 }
 
-// close ends client-native's goroutine once no query is running.
-func (n *nativeRuntime) close() {
-	go func() {
-		n.busy <- struct{}{}
-		n.stop()
-	}()
+// ioError turns a deadline into a timeoutError and a cancelled ctx into its
+// error.
+func (r *socketRuntime) ioError(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &timeoutError{after: r.timeout}
+	}
+	return err
 }
+
+// close has nothing to release: every query closes its own connection.
+func (r *socketRuntime) close() {}

@@ -27,8 +27,9 @@ type Event struct {
 	Healthy bool
 	// Reason says why HAProxy is unhealthy, e.g. "haproxy socket
 	// /run/haproxy/admin.sock: connection refused" or "backend be_app: 0/2
-	// servers UP (need 1)"; several failures are joined with "; ". Empty
-	// when healthy.
+	// servers UP (need 1)"; several failures are joined with "; ", and
+	// those beyond MaxReasonLen bytes are counted, not listed. Empty when
+	// healthy.
 	Reason string
 	Checks []Check // the results of the check that produced this verdict
 	At     time.Time
@@ -62,6 +63,7 @@ type Tracker struct {
 	usage       func(pid int) (backendUsage, error)
 	watchConn   func(ctx context.Context, fire func(reason string))
 	watchPID    func(ctx context.Context, pid int, fire func(reason string)) error
+	pidfdOpen   pidfdOpenFunc // pidfd_open(2) for watchPID; a test plays a kernel without it
 	alive       func(pid int) bool
 	sdDial      func(ctx context.Context) (*sddbus.Conn, error)
 
@@ -87,12 +89,15 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Tracker, error) {
 		log:  log.With("socket", cfg.HAProxy.Socket),
 		snap: Event{Reason: reasonNoVerdict},
 	}
-	t.openRuntime = func() (runtimeAPI, error) { return newNativeRuntime(cfg.HAProxy.Socket, cfg.Timeout) }
+	t.openRuntime = func() (runtimeAPI, error) { return newSocketRuntime(cfg.HAProxy.Socket, cfg.Timeout), nil }
 	t.usage = func(pid int) (backendUsage, error) { return usageFromProcess("/proc", pid) }
 	t.watchConn = func(ctx context.Context, fire func(string)) {
 		watchConn(ctx, cfg.HAProxy.Socket, cfg.Timeout, fire)
 	}
-	t.watchPID = watchHAProxyPID
+	t.pidfdOpen = sysPidfdOpen
+	t.watchPID = func(ctx context.Context, pid int, fire func(string)) error {
+		return watchHAProxyPID(ctx, t.pidfdOpen, pid, fire)
+	}
 	t.alive = processAlive
 	for _, o := range opts {
 		o(t)
@@ -268,11 +273,11 @@ func (t *Tracker) arm(ctx context.Context, wg *sync.WaitGroup, fp *fastPath, pid
 
 // watchHAProxyPID watches pid unless the process with that PID here is not
 // HAProxy (HAProxy in another PID namespace reports its own PIDs).
-func watchHAProxyPID(ctx context.Context, pid int, fire func(reason string)) error {
+func watchHAProxyPID(ctx context.Context, pidfdOpen pidfdOpenFunc, pid int, fire func(reason string)) error {
 	if name := processName(pid); name != "" && !strings.HasPrefix(name, "haproxy") {
 		return fmt.Errorf("pid %d is %q here, not haproxy (another PID namespace?)", pid, name)
 	}
-	return watchPID(ctx, pid, fire)
+	return watchPID(ctx, pidfdOpen, pid, fire)
 }
 
 // loop is the per-Run state of the check loop.
@@ -311,7 +316,7 @@ func (l *loop) step(ctx context.Context, trigger string) (Event, bool, int) {
 	case !healthy && !ok:
 		ev.Reason = l.lastFail
 	case !healthy:
-		ev.Reason = fmt.Sprintf("recovering (last failure: %s)", l.lastFail)
+		ev.Reason = reasonRecoveringPrefix + l.lastFail + ")"
 	}
 	t.mu.Lock()
 	t.snap = ev
@@ -360,10 +365,11 @@ func (l *loop) check(ctx context.Context) ([]Check, int) {
 	if usage != nil {
 		disabled = usage.Disabled
 	}
-	checks = append(checks, frontendChecks(st.Rows, disabled, now)...)
-	sel := selectBackends(t.cfg.HAProxy.Backends, usage, st.Rows)
+	idx := indexStat(st.Rows)
+	checks = append(checks, frontendChecks(idx, disabled, now)...)
+	sel := selectBackends(t.cfg.HAProxy.Backends, usage, idx)
 	for _, b := range sel.Backends {
-		checks = append(checks, backendCheck(b, st.Rows, t.cfg.HAProxy.MinServersUp, now))
+		checks = append(checks, backendCheck(b, idx, t.cfg.HAProxy.MinServersUp, now))
 	}
 	return checks, st.PID
 }
@@ -388,7 +394,8 @@ func (l *loop) usageFor(pid int) *backendUsage {
 		return nil
 	}
 	l.usage = &u
-	l.t.log.Info("backends to check", "pid", pid, "used", u.Used, "files", u.Files)
+	// Bounded like Event.Reason: a configuration may use thousands of backends.
+	l.t.log.Info("backends to check", "pid", pid, "count", len(u.Used), "used", joinBounded(u.Used, ", ", MaxReasonLen), "files", u.Files)
 	if len(u.Dynamic) > 0 {
 		l.t.log.Warn("use_backend rules with computed names are not checked", "rules", u.Dynamic)
 	}

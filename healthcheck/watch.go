@@ -13,9 +13,11 @@ import (
 // the old worker finishes. It returns when ctx ends (without firing) or after
 // firing. It works on any kernel and in any PID namespace, unlike pidfd.
 //
-// The connection stays idle: in prompt mode HAProxy 2.6 applies no idle
-// timeout, and if a later version does, the tracker re-checks (a healthy
-// answer is not a failure) and reconnects at most once per interval.
+// The connection stays idle. In prompt mode HAProxy 2.6 applies no idle
+// timeout; 1.8 closes it after `stats timeout` (10 s by default, 30 s in
+// Ubuntu's haproxy.cfg). Then the tracker re-checks (a healthy answer is not
+// a failure) and reconnects at once, since the connection was older than an
+// interval (watchers are re-armed at most once per interval).
 func watchConn(ctx context.Context, path string, dialTimeout time.Duration, fire func(reason string)) {
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "unix", path)

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,12 +18,34 @@ import (
 // haNode is a lab host running HAProxy and proxypair tracking it.
 type haNode struct {
 	*node
-	hp *lab.HAProxy
+	hp  *lab.HAProxy
+	cfg lab.HAProxyConfig
 }
 
-func startHAProxy(t *testing.T, h *lab.Host) *lab.HAProxy {
+// debianHAProxy is Debian's haproxy on PATH, for tests that do not depend
+// on the HAProxy version.
+var debianHAProxy = lab.HAProxyBuild{}
+
+// forEachHAProxy runs test once per HAProxy version the product supports
+// (Debian's 2.6 and Ubuntu 18.04's 1.8.8), as parallel subtests named by
+// version.
+func forEachHAProxy(t *testing.T, test func(t *testing.T, hb lab.HAProxyBuild)) {
 	t.Helper()
-	hp, err := h.StartHAProxy(lab.HAProxyConfig{})
+	builds, err := lab.HAProxyBuilds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hb := range builds {
+		t.Run(hb.Name, func(t *testing.T) {
+			t.Parallel()
+			test(t, hb)
+		})
+	}
+}
+
+func startHAProxy(t *testing.T, h *lab.Host, cfg lab.HAProxyConfig) *lab.HAProxy {
+	t.Helper()
+	hp, err := h.StartHAProxy(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,18 +57,24 @@ func healthYAML(hp *lab.HAProxy, extra string) string {
 	return fmt.Sprintf("health:\n  enabled: true\n  haproxy:\n    socket: %s\n%s", hp.Socket, extra)
 }
 
-func startHANode(t *testing.T, h *lab.Host, s settings, prio int, peer netip.Prefix, extra string) *haNode {
+// startHANode starts HAProxy (build hb) and proxypair tracking it on h.
+func startHANode(t *testing.T, h *lab.Host, hb lab.HAProxyBuild, s settings, prio int, peer netip.Prefix, extra string) *haNode {
 	t.Helper()
-	hp := startHAProxy(t, h)
+	return startHANodeWith(t, h, lab.HAProxyConfig{Binary: hb.Binary}, s, prio, peer, extra)
+}
+
+func startHANodeWith(t *testing.T, h *lab.Host, cfg lab.HAProxyConfig, s settings, prio int, peer netip.Prefix, extra string) *haNode {
+	t.Helper()
+	hp := startHAProxy(t, h, cfg)
 	n := startProxypair(t, h, s.yaml(prio, peer, healthYAML(hp, extra)))
-	return &haNode{node: n, hp: hp}
+	return &haNode{node: n, hp: hp, cfg: cfg}
 }
 
 // restartHAProxy starts HAProxy again on the node's host with the same
 // config and socket.
 func (n *haNode) restartHAProxy(t *testing.T) {
 	t.Helper()
-	n.hp = startHAProxy(t, n.Host)
+	n.hp = startHAProxy(t, n.Host, n.cfg)
 }
 
 func (n *haNode) waitHealthy(t *testing.T, healthy bool, within time.Duration) {
@@ -63,10 +93,14 @@ func (n *haNode) waitHealthy(t *testing.T, healthy bool, within time.Duration) {
 // HAProxy coming back returns it by preemption.
 func TestHAProxyKilledMovesVIP(t *testing.T) {
 	t.Parallel()
+	forEachHAProxy(t, testHAProxyKilledMovesVIP)
+}
+
+func testHAProxyKilledMovesVIP(t *testing.T, hb lab.HAProxyBuild) {
 	_, a, b := newPair(t)
 	s := seedV2
-	na := startHANode(t, a, s, 200, addrB, "")
-	nb := startHANode(t, b, s, 100, addrA, "")
+	na := startHANode(t, a, hb, s, 200, addrB, "")
+	nb := startHANode(t, b, hb, s, 100, addrA, "")
 	waitHolder(t, a, s.masterDown(), a, b)
 	nb.waitState("BACKUP", time.Second)
 
@@ -96,13 +130,18 @@ func TestHAProxyKilledMovesVIP(t *testing.T) {
 }
 
 // TestLastBackendDownMovesVIP: HAProxy alive but with no backend server UP
-// (what `kill -0` never notices) moves the VIP too.
+// (what `kill -0` never notices) moves the VIP too, and so does its
+// frontend disabled (`disable frontend`: PAUSED in 2.6, STOP in 1.8).
 func TestLastBackendDownMovesVIP(t *testing.T) {
 	t.Parallel()
+	forEachHAProxy(t, testLastBackendDownMovesVIP)
+}
+
+func testLastBackendDownMovesVIP(t *testing.T, hb lab.HAProxyBuild) {
 	_, a, b := newPair(t)
 	s := settings{version: 3, interval: 200 * time.Millisecond}
-	na := startHANode(t, a, s, 200, addrB, "")
-	startHANode(t, b, s, 100, addrA, "")
+	na := startHANode(t, a, hb, s, 200, addrB, "")
+	startHANode(t, b, hb, s, 100, addrA, "")
 	waitHolder(t, a, s.masterDown(), a, b)
 
 	if _, err := na.hp.API("set server be_app/s1 state maint"); err != nil {
@@ -116,16 +155,32 @@ func TestLastBackendDownMovesVIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHolder(t, a, 2*s.masterDown(), a, b)
+
+	if _, err := na.hp.API("disable frontend " + lab.HAProxyFrontend); err != nil {
+		t.Fatal(err)
+	}
+	waitHolder(t, b, s.masterDown(), a, b)
+	if st := na.status(); !strings.Contains(st.Health.Reason, "frontend "+lab.HAProxyFrontend) {
+		t.Errorf("a's reason %q, want the frontend named", st.Health.Reason)
+	}
+	if _, err := na.hp.API("enable frontend " + lab.HAProxyFrontend); err != nil {
+		t.Fatal(err)
+	}
+	waitHolder(t, a, 2*s.masterDown(), a, b)
 }
 
 // TestBothUnhealthyOneHolder: with HAProxy dead on both nodes, exactly one
 // keeps the VIP.
 func TestBothUnhealthyOneHolder(t *testing.T) {
 	t.Parallel()
+	forEachHAProxy(t, testBothUnhealthyOneHolder)
+}
+
+func testBothUnhealthyOneHolder(t *testing.T, hb lab.HAProxyBuild) {
 	_, a, b := newPair(t)
 	s := settings{version: 3, interval: 200 * time.Millisecond}
-	na := startHANode(t, a, s, 200, addrB, "")
-	nb := startHANode(t, b, s, 100, addrA, "")
+	na := startHANode(t, a, hb, s, 200, addrB, "")
+	nb := startHANode(t, b, hb, s, 100, addrA, "")
 	waitHolder(t, a, s.masterDown(), a, b)
 
 	nb.hp.Kill()
@@ -150,8 +205,8 @@ func TestFallRespected(t *testing.T) {
 	t.Parallel()
 	_, a, b := newPair(t)
 	s := settings{version: 3, interval: 200 * time.Millisecond}
-	na := startHANode(t, a, s, 200, addrB, "  fall: 15\n")
-	startHANode(t, b, s, 100, addrA, "")
+	na := startHANode(t, a, debianHAProxy, s, 200, addrB, "  fall: 15\n")
+	startHANode(t, b, debianHAProxy, s, 100, addrA, "")
 	waitHolder(t, a, s.masterDown(), a, b)
 	na.hp.Kill()
 	steady(t, a, 1500*time.Millisecond, a, b)
@@ -164,7 +219,7 @@ func TestHAProxyKilledKeepalivedPeer(t *testing.T) {
 	t.Parallel()
 	_, a, b := newPair(t)
 	s := seedV2
-	na := startHANode(t, a, s, 200, addrB, "")
+	na := startHANode(t, a, debianHAProxy, s, 200, addrB, "")
 	ka, err := b.StartKeepalived(s.keepalived(100, addrA))
 	if err != nil {
 		t.Fatal(err)
@@ -178,4 +233,82 @@ func TestHAProxyKilledKeepalivedPeer(t *testing.T) {
 		t.Errorf("keepalived did not see a priority-0 advert:\n%s", out)
 	}
 	steady(t, b, 2*time.Second, a, b)
+}
+
+// TestHAProxyReloadKeepsVIP: master-worker reloads of HAProxy on the master
+// (SIGUSR2: a new worker with a new PID, the old one leaving) are not
+// failures: the VIP never moves and the health verdict never changes, while
+// the daemon follows each new worker.
+func TestHAProxyReloadKeepsVIP(t *testing.T) {
+	t.Parallel()
+	forEachHAProxy(t, testHAProxyReloadKeepsVIP)
+}
+
+func testHAProxyReloadKeepsVIP(t *testing.T, hb lab.HAProxyBuild) {
+	_, a, b := newPair(t)
+	s := settings{version: 3, interval: 200 * time.Millisecond}
+	na := startHANodeWith(t, a, lab.HAProxyConfig{Binary: hb.Binary, MasterWorker: true}, s, 200, addrB, "")
+	startHANode(t, b, hb, s, 100, addrA, "")
+	waitHolder(t, a, s.masterDown(), a, b)
+	na.waitHealthy(t, true, 5*time.Second)
+	before := na.status()
+
+	for range 2 {
+		old := workerPID(t, na.hp)
+		// A USR2 that reaches the master while it is still re-executing
+		// from the previous reload is lost: send it again every 2 s.
+		var sent time.Time
+		var cur int
+		eventually(t, "a new haproxy worker", 10*time.Second, func() (bool, string) {
+			if h := holders(a, b); len(h) != 1 || h[0] != "a" {
+				t.Fatalf("VIP holders %v during the reload, want only a", h)
+			}
+			if time.Since(sent) > 2*time.Second {
+				if err := na.hp.Signal(syscall.SIGUSR2); err != nil {
+					t.Fatal(err)
+				}
+				sent = time.Now()
+			}
+			cur = workerPID(t, na.hp)
+			return cur != 0 && cur != old, fmt.Sprintf("worker %d", cur)
+		})
+		na.eventually("proxypair to follow worker "+strconv.Itoa(cur), 5*time.Second, func() (bool, string) {
+			if h := holders(a, b); len(h) != 1 || h[0] != "a" {
+				t.Fatalf("VIP holders %v during the reload, want only a", h)
+			}
+			st := na.status()
+			for _, c := range st.Health.Checks {
+				if c.Name == "process" {
+					return strings.Contains(c.Detail, " "+strconv.Itoa(cur)+" "), c.Detail
+				}
+			}
+			return false, fmt.Sprint(st.Health.Checks)
+		})
+	}
+	steady(t, a, time.Second, a, b)
+	after := na.status()
+	if !after.Health.Healthy || !after.Health.Since.Equal(before.Health.Since) {
+		t.Errorf("health after reloads: healthy %v since %v (was since %v): a reload counted as a failure",
+			after.Health.Healthy, after.Health.Since, before.Health.Since)
+	}
+	if len(after.Transitions) != len(before.Transitions) {
+		t.Errorf("transitions during reloads: %+v", after.Transitions[len(before.Transitions):])
+	}
+}
+
+// workerPID is the PID show info reports (the worker, with -W); 0 if the
+// runtime API does not answer.
+func workerPID(t *testing.T, hp *lab.HAProxy) int {
+	t.Helper()
+	out, err := hp.API("show info")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid: "); ok {
+			pid, _ := strconv.Atoi(strings.TrimSpace(v))
+			return pid
+		}
+	}
+	return 0
 }

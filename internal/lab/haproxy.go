@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,14 +46,22 @@ type HAProxyConfig struct {
 	// frontends are rendered, so a server goes DOWN when its process dies
 	// while every frontend of this HAProxy stays OPEN.
 	ExternalServers bool
+	// Binary is the HAProxy to run: a path, e.g. PeerBinary(HAProxy188),
+	// or "" for Debian's haproxy on PATH. Its version (from -v) decides the
+	// configuration's dialect; see render.
+	Binary string
+	// MasterWorker runs HAProxy in master-worker mode (-W): SIGUSR2 to
+	// the Process (the master) reloads it, with a new worker PID.
+	MasterWorker bool
 }
 
 // HAProxy is a running HAProxy (foreground, -db).
 type HAProxy struct {
-	*Process
+	*Process   // the master with MasterWorker
 	ConfigFile string
 	Socket     string // runtime API (stats socket, level admin, mode 600)
 	PIDFile    string // holds the PID, for `kill -0 $(cat PIDFile)` checks
+	Version    string // e.g. "2.6.12-1+deb12u4" or "1.8.8"
 }
 
 func (c HAProxyConfig) withDefaults() HAProxyConfig {
@@ -90,11 +101,18 @@ func (c HAProxyConfig) validate() error {
 	return errors.Join(errs...)
 }
 
-func (c HAProxyConfig) render(hostname, socket string) string {
+// render writes the configuration for HAProxy version v; dir receives the
+// files it refers to. HAProxy 1.8 (Ubuntu 18.04's) lacks
+// `http-request return` (2.2+), so there each server's frontend answers with
+// an errorfile through `http-request deny deny_status 200` instead: the same
+// 200 with the host's name as the body. Everything else is the same in 1.8
+// and 2.x.
+func (c HAProxyConfig) render(hostname, socket, dir string, v haproxyVersion) (cfg string, files map[string]string) {
+	files = map[string]string{}
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	inter := strconv.FormatInt(c.CheckInterval.Milliseconds(), 10) + "ms"
-	w("# written by internal/lab")
+	w("# written by internal/lab for HAProxy %s", v)
 	w("global")
 	w("    stats socket %s mode 600 level admin", socket)
 	w("    stats timeout 30s")
@@ -123,9 +141,16 @@ func (c HAProxyConfig) render(hostname, socket string) string {
 		w("")
 		w("frontend %s", HAProxyServerFrontend(i))
 		w("    bind 127.0.0.1:%d", c.BasePort+i-1)
-		w("    http-request return status 200 content-type text/plain string %s", hostname)
+		if v.atLeast(2, 2) {
+			w("    http-request return status 200 content-type text/plain string %s", hostname)
+			continue
+		}
+		page := filepath.Join(dir, HAProxyServerFrontend(i)+".http")
+		files[page] = fmt.Sprintf("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(hostname), hostname)
+		w("    errorfile 200 %s", page)
+		w("    http-request deny deny_status 200")
 	}
-	return b.String()
+	return b.String(), files
 }
 
 // StartHAProxy writes cfg to h.Dir and runs HAProxy in the foreground with
@@ -144,8 +169,21 @@ func (h *Host) StartHAProxy(cfg HAProxyConfig) (*HAProxy, error) {
 	if err := h.sysctl(map[string]string{"net.ipv4.ip_nonlocal_bind": "1"}); err != nil {
 		return nil, fmt.Errorf("lab: haproxy on %s: %w", h.Name, err)
 	}
-	if err := os.WriteFile(hp.ConfigFile, []byte(cfg.render(h.Name, hp.Socket)), 0o644); err != nil {
+	bin := cfg.Binary
+	if bin == "" {
+		bin = "haproxy"
+	}
+	v, err := haproxyVersionOf(bin)
+	if err != nil {
 		return nil, fmt.Errorf("lab: haproxy on %s: %w", h.Name, err)
+	}
+	hp.Version = v.String()
+	text, files := cfg.render(h.Name, hp.Socket, h.Dir, v)
+	files[hp.ConfigFile] = text
+	for name, content := range files {
+		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+			return nil, fmt.Errorf("lab: haproxy on %s: %w", h.Name, err)
+		}
 	}
 	// A socket file left by a killed HAProxy would make readiness look
 	// immediate.
@@ -154,7 +192,11 @@ func (h *Host) StartHAProxy(cfg HAProxyConfig) (*HAProxy, error) {
 			return nil, fmt.Errorf("lab: haproxy on %s: %w", h.Name, err)
 		}
 	}
-	p, err := h.Start("haproxy", "-db", "-f", hp.ConfigFile)
+	args := []string{"-db", "-f", hp.ConfigFile}
+	if cfg.MasterWorker {
+		args = append(args, "-W")
+	}
+	p, err := h.Start(bin, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -206,4 +248,81 @@ func (hp *HAProxy) API(cmd string) (string, error) {
 			return b.String(), nil
 		}
 	}
+}
+
+// haproxyVersion is what `haproxy -v` says about a binary.
+type haproxyVersion struct {
+	major, minor int
+	full         string // e.g. "2.6.12-1+deb12u4", "1.8.8"
+}
+
+func (v haproxyVersion) String() string { return v.full }
+
+func (v haproxyVersion) atLeast(major, minor int) bool {
+	return v.major > major || v.major == major && v.minor >= minor
+}
+
+// "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/" or
+// "HA-Proxy version 1.8.8 2018/04/19".
+var haproxyVersionRE = regexp.MustCompile(`(?m)^HA-?Proxy version ((\d+)\.(\d+)\S*)`)
+
+var haproxyVersions sync.Map // binary -> haproxyVersion
+
+// haproxyVersionOf runs `bin -v` (once per binary) and parses its version.
+func haproxyVersionOf(bin string) (haproxyVersion, error) {
+	if v, ok := haproxyVersions.Load(bin); ok {
+		return v.(haproxyVersion), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "-v").CombinedOutput()
+	if err != nil {
+		return haproxyVersion{}, fmt.Errorf("%s -v: %w: %s", bin, err, firstLine(string(out)))
+	}
+	m := haproxyVersionRE.FindStringSubmatch(string(out))
+	if m == nil {
+		return haproxyVersion{}, fmt.Errorf("%s -v: no version in %q", bin, firstLine(string(out)))
+	}
+	major, _ := strconv.Atoi(m[2])
+	minor, _ := strconv.Atoi(m[3])
+	v := haproxyVersion{major: major, minor: minor, full: m[1]}
+	haproxyVersions.Store(bin, v)
+	return v, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// HAProxyBuild is one HAProxy the tests run against.
+type HAProxyBuild struct {
+	Name   string // the version, for subtest names: e.g. "2.6.12", "1.8.8"
+	Binary string // for HAProxyConfig.Binary; "" is Debian's haproxy on PATH
+}
+
+// HAProxyBuilds returns the HAProxy versions the health tests cover:
+// Debian's haproxy on PATH and Ubuntu 18.04's 1.8.8 (PeerBinary). It fails
+// when either is missing: CI must run against both.
+func HAProxyBuilds() ([]HAProxyBuild, error) {
+	old, err := PeerBinary(HAProxy188)
+	if err != nil {
+		return nil, err
+	}
+	var builds []HAProxyBuild
+	for _, bin := range []string{"", old} {
+		path := bin
+		if path == "" {
+			if path, err = exec.LookPath("haproxy"); err != nil {
+				return nil, fmt.Errorf("lab: haproxy is not installed (scripts/deps.sh installs it): %w", err)
+			}
+		}
+		v, err := haproxyVersionOf(path)
+		if err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+		name, _, _ := strings.Cut(v.full, "-") // "2.6.12-1+deb12u4" -> "2.6.12"
+		builds = append(builds, HAProxyBuild{Name: name, Binary: bin})
+	}
+	return builds, nil
 }

@@ -102,18 +102,34 @@ func TestHAProxyConfig(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	conf := c.render("node1", "/lab/node1/haproxy.sock")
-	for _, w := range []string{
+	common := []string{
 		"stats socket /lab/node1/haproxy.sock mode 600 level admin",
 		"frontend fe_main\n    bind *:80\n",
 		"check inter 100ms",
 		"server s1 127.0.0.1:8081",
 		"server s2 127.0.0.1:8082",
+	}
+	conf, files := c.render("node1", "/lab/node1/haproxy.sock", "/lab/node1", haproxyVersion{2, 6, "2.6.12"})
+	for _, w := range append(common,
 		"frontend srv_s2\n    bind 127.0.0.1:8082\n    http-request return status 200 content-type text/plain string node1",
-	} {
+	) {
 		if !strings.Contains(conf, w) {
-			t.Errorf("config lacks %q:\n%s", w, conf)
+			t.Errorf("2.6 config lacks %q:\n%s", w, conf)
 		}
+	}
+	if len(files) != 0 {
+		t.Errorf("2.6 config needs files %v", files)
+	}
+	conf, files = c.render("node1", "/lab/node1/haproxy.sock", "/lab/node1", haproxyVersion{1, 8, "1.8.8"})
+	for _, w := range append(common,
+		"frontend srv_s2\n    bind 127.0.0.1:8082\n    errorfile 200 /lab/node1/srv_s2.http\n    http-request deny deny_status 200",
+	) {
+		if !strings.Contains(conf, w) {
+			t.Errorf("1.8 config lacks %q:\n%s", w, conf)
+		}
+	}
+	if page := files["/lab/node1/srv_s2.http"]; !strings.HasPrefix(page, "HTTP/1.0 200 OK\r\n") || !strings.HasSuffix(page, "\r\n\r\nnode1") {
+		t.Errorf("1.8 config's page for srv_s2 = %q", page)
 	}
 	bad := HAProxyConfig{Port: 8082, Servers: 2, BasePort: 8081, CheckInterval: time.Microsecond}
 	err := bad.validate()
@@ -193,15 +209,33 @@ func TestKeepalivedBecomesMaster(t *testing.T) {
 	}
 }
 
+// TestHAProxyAnswers runs the lab's HAProxy in each version the tests use
+// (its configuration differs for 1.8, see render).
 func TestHAProxyAnswers(t *testing.T) {
 	t.Parallel()
 	needBinary(t, "haproxy")
+	builds, err := HAProxyBuilds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range builds {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			testHAProxyAnswers(t, b)
+		})
+	}
+}
+
+func testHAProxyAnswers(t *testing.T, b HAProxyBuild) {
 	l := NewT(t)
 	proxy := mustHost(t, l, "proxy", "198.18.0.1/24")
 	client := mustHost(t, l, "client", "198.18.0.2/24")
-	hp, err := proxy.StartHAProxy(HAProxyConfig{Servers: 2})
+	hp, err := proxy.StartHAProxy(HAProxyConfig{Servers: 2, Binary: b.Binary})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := b.Name; !strings.HasPrefix(hp.Version, want) {
+		t.Errorf("Version %q, want %s", hp.Version, want)
 	}
 
 	ctx := timeout(t, 15*time.Second)
