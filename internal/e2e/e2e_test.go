@@ -67,7 +67,11 @@ func (s settings) String() string {
 	if s.unicast {
 		kind = "unicast"
 	}
-	return fmt.Sprintf("v%d-%v-%s", s.version, s.interval, kind)
+	auth := ""
+	if s.pass != "" {
+		auth = "-pass"
+	}
+	return fmt.Sprintf("v%d-%v%s-%s", s.version, s.interval, auth, kind)
 }
 
 // yaml is a proxypair config for a node with priority prio whose peer (for

@@ -17,7 +17,16 @@ import (
 
 // KeepalivedConfig is one keepalived VRRP instance on the host's eth1, in
 // state BACKUP (keepalived then elects by priority, as proxypair does).
+//
+// The lab renders the same config for every keepalived release it runs:
+// each keyword it writes means the same to 1.3.9 (Ubuntu 18.04) and 2.2.7
+// (Debian 12). Where the releases differ (command line, how a config is
+// checked, what a keyword accepts), StartKeepalived asks the binary for its
+// version and adapts; keepalivedRelease lists each difference.
 type KeepalivedConfig struct {
+	// Binary is the keepalived to run: empty means "keepalived" on PATH
+	// (Debian 12's 2.2.7); PeerBinary(Keepalived139) is Ubuntu 18.04's.
+	Binary       string
 	Instance     string         // vrrp_instance name; default "VI_1"
 	VRID         int            // virtual_router_id, 1-255
 	Priority     int            // 1-255
@@ -27,7 +36,7 @@ type KeepalivedConfig struct {
 	VIPs         []netip.Prefix // virtual_ipaddress on eth1, in 198.18.0.0/24
 	UnicastPeers []netip.Addr   // empty = multicast; the source is the host's own address
 	NoPreempt    bool
-	PreemptDelay time.Duration     // 0-1000s in 10ms steps
+	PreemptDelay time.Duration     // 0-1000s in 10ms steps (whole seconds before keepalived 2.0)
 	Script       *KeepalivedScript // optional vrrp_script tracked by the instance
 }
 
@@ -44,6 +53,7 @@ type KeepalivedScript struct {
 // Keepalived is a running keepalived (VRRP subsystem only, foreground).
 type Keepalived struct {
 	*Process
+	Version     string // the release running, from its --version: "2.2.7", "1.3.9"
 	ConfigFile  string
 	PIDFile     string // the parent's
 	VRRPPIDFile string // the VRRP child's
@@ -142,6 +152,16 @@ func (c KeepalivedConfig) validate() error {
 	return errors.Join(errs...)
 }
 
+// checkRelease returns the problems only release r has with c (validate
+// has checked everything common to all releases).
+func (c KeepalivedConfig) checkRelease(r keepalivedRelease) error {
+	if !r.decimalPreemptDelay() && c.PreemptDelay%time.Second != 0 {
+		// 1.3.9 reads preempt_delay with strtoul: "1.5" would silently be 1s.
+		return fmt.Errorf("PreemptDelay %v: keepalived %v wants whole seconds", c.PreemptDelay, r)
+	}
+	return nil
+}
+
 // render writes keepalived.conf for a host whose own address is src. script
 // is the path of the check script (used only when c.Script is set).
 func (c KeepalivedConfig) render(routerID string, src netip.Addr, script string) string {
@@ -208,16 +228,37 @@ func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
-// StartKeepalived writes cfg to h.Dir and runs keepalived in the
-// foreground, VRRP subsystem only, with its pid files in h.Dir (never the
-// host's /run/keepalived.pid). It checks the config with `keepalived -t`
-// first and returns once the VRRP child runs.
+// StartKeepalived writes cfg to h.Dir and runs cfg.Binary (default:
+// keepalived on PATH) in the foreground, VRRP subsystem only, with its pid
+// files in h.Dir (never the host's /run/keepalived.pid). It checks the
+// config first (`--config-test` where the release has it, else the
+// start-up log: see keepalivedRelease) and returns once the VRRP child runs.
 func (h *Host) StartKeepalived(cfg KeepalivedConfig) (*Keepalived, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("lab: keepalived on %s: %w", h.Name, err)
 	}
+	binary := cfg.Binary
+	if binary == "" {
+		binary = "keepalived"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// --version only prints; it runs inside the host all the same.
+	out, err := h.Run(ctx, binary, "--version")
+	if err != nil {
+		return nil, fmt.Errorf("lab: keepalived on %s: %s --version: %w", h.Name, binary, err)
+	}
+	rel, err := parseKeepalivedVersion(out)
+	if err != nil {
+		return nil, fmt.Errorf("lab: keepalived on %s: %s: %w", h.Name, binary, err)
+	}
+	if err := cfg.checkRelease(rel); err != nil {
+		return nil, fmt.Errorf("lab: keepalived on %s: %w", h.Name, err)
+	}
+
 	k := &Keepalived{
+		Version:     rel.String(),
 		ConfigFile:  filepath.Join(h.Dir, "keepalived.conf"),
 		PIDFile:     filepath.Join(h.Dir, "keepalived.pid"),
 		VRRPPIDFile: filepath.Join(h.Dir, "keepalived-vrrp.pid"),
@@ -234,26 +275,43 @@ func (h *Host) StartKeepalived(cfg KeepalivedConfig) (*Keepalived, error) {
 		return nil, fmt.Errorf("lab: keepalived on %s: %w", h.Name, err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := h.Run(ctx, "keepalived", "--config-test", "-f", k.ConfigFile); err != nil {
-		return nil, fmt.Errorf("lab: keepalived on %s: config %s rejected: %w", h.Name, k.ConfigFile, err)
+	if rel.hasConfigTest() {
+		if _, err := h.Run(ctx, binary, "--config-test", "-f", k.ConfigFile); err != nil {
+			return nil, fmt.Errorf("lab: keepalived %v on %s: config %s rejected: %w", rel, h.Name, k.ConfigFile, err)
+		}
 	}
 	for _, f := range []string{k.PIDFile, k.VRRPPIDFile} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("lab: keepalived on %s: %w", h.Name, err)
 		}
 	}
-	p, err := h.Start("keepalived",
-		"--dont-fork", "--log-console", "--log-detail", "--no-syslog", "--vrrp",
-		"--use-file", k.ConfigFile, "--pid", k.PIDFile, "--vrrp_pid", k.VRRPPIDFile)
+	// 1.3.9 and 2.2.7 share these long options; only --no-syslog is newer.
+	args := []string{"--dont-fork", "--log-console", "--log-detail"}
+	if rel.hasNoSyslog() {
+		args = append(args, "--no-syslog")
+	}
+	args = append(args, "--vrrp", "--use-file", k.ConfigFile, "--pid", k.PIDFile, "--vrrp_pid", k.VRRPPIDFile)
+	p, err := h.Start(binary, args...)
 	if err != nil {
 		return nil, err
 	}
 	k.Process = p
-	if err := waitStarted(ctx, p, func() bool { return fileExists(k.VRRPPIDFile) }); err != nil {
+	ready := func() bool { return fileExists(k.VRRPPIDFile) }
+	if !rel.hasConfigTest() {
+		// Without --config-test the VRRP child's log is the only verdict
+		// on the config, complete once the instance enters its first state.
+		ready = func() bool { return fileExists(k.VRRPPIDFile) && vrrpStateRE.MatchString(p.Output()) }
+	}
+	if err := waitStarted(ctx, p, ready); err != nil {
 		_ = p.Kill()
-		return nil, fmt.Errorf("lab: keepalived on %s: no VRRP child: %w", h.Name, err)
+		return nil, fmt.Errorf("lab: keepalived %v on %s: no VRRP child: %w", rel, h.Name, err)
+	}
+	if !rel.hasConfigTest() {
+		if bad := configComplaints(p.Output()); len(bad) > 0 {
+			_ = p.Kill()
+			return nil, fmt.Errorf("lab: keepalived %v on %s: config %s not taken as written:\n%s",
+				rel, h.Name, k.ConfigFile, strings.Join(bad, "\n"))
+		}
 	}
 	return k, nil
 }
@@ -282,4 +340,89 @@ func waitStarted(ctx context.Context, p *Process, ready func() bool) error {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// keepalivedRelease is the version of a keepalived binary. The lab runs
+// Ubuntu 18.04's 1.3.9 and Debian 12's 2.2.7; the methods below name every
+// difference between them that the lab meets, with the release that
+// brought the newer behaviour (read from keepalived's tags).
+type keepalivedRelease struct{ major, minor, patch int }
+
+var keepalivedVersionRE = regexp.MustCompile(`Keepalived v(\d+)\.(\d+)\.(\d+)`)
+
+// parseKeepalivedVersion reads the release from `keepalived --version`
+// ("Keepalived v1.3.9 (unknown)", "Keepalived v2.2.7 (01/16,2022)").
+func parseKeepalivedVersion(out string) (keepalivedRelease, error) {
+	m := keepalivedVersionRE.FindStringSubmatch(out)
+	if m == nil {
+		first, _, _ := strings.Cut(out, "\n")
+		return keepalivedRelease{}, fmt.Errorf("no \"Keepalived vX.Y.Z\" in its --version output %q", first)
+	}
+	var r keepalivedRelease
+	for i, p := range []*int{&r.major, &r.minor, &r.patch} {
+		n, err := strconv.Atoi(m[i+1])
+		if err != nil {
+			return keepalivedRelease{}, fmt.Errorf("version %q: %w", m[0], err)
+		}
+		*p = n
+	}
+	return r, nil
+}
+
+func (r keepalivedRelease) String() string {
+	return fmt.Sprintf("%d.%d.%d", r.major, r.minor, r.patch)
+}
+
+func (r keepalivedRelease) atLeast(major, minor, patch int) bool {
+	if r.major != major {
+		return r.major > major
+	}
+	if r.minor != minor {
+		return r.minor > minor
+	}
+	return r.patch >= patch
+}
+
+// hasConfigTest: `--config-test` came in 2.0.4. 1.3.9 cannot check a config
+// without running it: it logs what it ignores ("Unknown keyword 'x'") and
+// carries on, so the lab reads its start-up log instead (configComplaints).
+func (r keepalivedRelease) hasConfigTest() bool { return r.atLeast(2, 0, 4) }
+
+// hasNoSyslog: `--no-syslog` came in 1.4.0. 1.3.9's --log-console copies
+// every line to syslog as well; the lab has no way to stop that (on a
+// machine without /dev/log the copies are lost).
+func (r keepalivedRelease) hasNoSyslog() bool { return r.atLeast(1, 4, 0) }
+
+// decimalPreemptDelay: preempt_delay takes decimal seconds since 2.0.0;
+// 1.3.9 reads it with strtoul, so "1.5" is 1s. (advert_int has always been
+// decimal.)
+func (r keepalivedRelease) decimalPreemptDelay() bool { return r.atLeast(2, 0, 0) }
+
+// vrrpStateRE matches the VRRP child's first state line, logged once the
+// whole config is read: "VRRP_Instance(VI_1) Entering BACKUP STATE" (1.3.9),
+// "(VI_1) Entering BACKUP STATE (init)" (2.2.7).
+var vrrpStateRE = regexp.MustCompile(`Entering [A-Z]+ STATE`)
+
+// complaintRE matches keepalived 1.3.9's messages about a config it did not
+// take as written: unknown keywords, values it rejected, rounded or reset,
+// options it ignored (the wordings of its parsers' log_message calls).
+var complaintRE = regexp.MustCompile(`(?i)unknown|not valid|invalid|error|ignor|skipping|missing|` +
+	`incompatible|conflicts|rounding|out of range|resetting|defaulting|reconfigure|cannot|cant |unable|warning`)
+
+// configComplaints returns the lines of a keepalived start-up log, up to the
+// first state line, in which keepalived says it did not take the config as
+// written.
+func configComplaints(log string) []string {
+	var bad []string
+	for line := range strings.Lines(log) {
+		if vrrpStateRE.MatchString(line) {
+			break
+		}
+		// The banner is no complaint: "Starting Keepalived v1.3.9 (unknown)"
+		// (a build from git has no date).
+		if complaintRE.MatchString(line) && !keepalivedVersionRE.MatchString(line) {
+			bad = append(bad, strings.TrimSpace(line))
+		}
+	}
+	return bad
 }

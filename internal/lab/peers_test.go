@@ -97,6 +97,91 @@ func TestKeepalivedConfig(t *testing.T) {
 	}
 }
 
+func TestKeepalivedCheckRelease(t *testing.T) {
+	old, cur := keepalivedRelease{1, 3, 9}, keepalivedRelease{2, 2, 7}
+	c := KeepalivedConfig{VRID: 51, Priority: 200, VIPs: []netip.Prefix{vip}, PreemptDelay: 1500 * time.Millisecond}.withDefaults()
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.checkRelease(cur); err != nil {
+		t.Errorf("2.2.7, PreemptDelay 1.5s: %v", err)
+	}
+	if err := c.checkRelease(old); err == nil || !strings.Contains(err.Error(), "PreemptDelay 1.5s") {
+		t.Errorf("1.3.9, PreemptDelay 1.5s: %v, want an error naming it", err)
+	}
+	c.PreemptDelay = 2 * time.Second
+	if err := c.checkRelease(old); err != nil {
+		t.Errorf("1.3.9, PreemptDelay 2s: %v", err)
+	}
+}
+
+func TestParseKeepalivedVersion(t *testing.T) {
+	for _, tc := range []struct {
+		out                             string
+		want                            string
+		configTest, noSyslog, decimalPD bool
+	}{
+		{"Keepalived v1.3.9 (unknown)\n\nCopyright(C) 2001-2026 Alexandre Cassen\n", "1.3.9", false, false, false},
+		{"Keepalived v2.2.7 (01/16,2022)\n\nCopyright(C) 2001-2022 Alexandre Cassen\n", "2.2.7", true, true, true},
+		{"Keepalived v2.0.3 (x)", "2.0.3", false, true, true},
+		{"Keepalived v10.0.0 (x)", "10.0.0", true, true, true},
+	} {
+		r, err := parseKeepalivedVersion(tc.out)
+		if err != nil {
+			t.Errorf("%q: %v", tc.out, err)
+			continue
+		}
+		if r.String() != tc.want || r.hasConfigTest() != tc.configTest || r.hasNoSyslog() != tc.noSyslog ||
+			r.decimalPreemptDelay() != tc.decimalPD {
+			t.Errorf("%q: %v config-test %t no-syslog %t decimal preempt_delay %t", tc.out, r,
+				r.hasConfigTest(), r.hasNoSyslog(), r.decimalPreemptDelay())
+		}
+	}
+	if _, err := parseKeepalivedVersion("keepalived: unrecognized option '--version'\n"); err == nil ||
+		!strings.Contains(err.Error(), "unrecognized option") {
+		t.Errorf("garbage: %v, want an error quoting it", err)
+	}
+}
+
+// TestConfigComplaints reads real keepalived 1.3.9 start-up logs: one of a
+// config as the lab writes it, one with mistakes 1.3.9 only logs.
+func TestConfigComplaints(t *testing.T) {
+	clean := `Sat Nov 28 00:17:30 2026: Starting Keepalived v1.3.9 (unknown)
+Sat Nov 28 00:17:30 2026: Opening file '/tmp/kx/lab-v2.conf'.
+Sat Nov 28 00:17:30 2026: Starting VRRP child process, pid=15167
+Sat Nov 28 00:17:30 2026: Registering Kernel netlink reflector
+Sat Nov 28 00:17:30 2026: Registering Kernel netlink command channel
+Sat Nov 28 00:17:30 2026: Registering gratuitous ARP shared channel
+Sat Nov 28 00:17:30 2026: Opening file '/tmp/kx/lab-v2.conf'.
+Sat Nov 28 00:17:30 2026: VRRP_Instance(VI_1) removing protocol VIPs.
+Sat Nov 28 00:17:30 2026: Using LinkWatch kernel netlink reflector...
+Sat Nov 28 00:17:30 2026: VRRP_Instance(VI_1) Entering BACKUP STATE
+Sat Nov 28 00:17:30 2026: VRRP sockpool: [ifindex(6), proto(112), unicast(0), fd(9,11)]
+Sat Nov 28 00:17:31 2026: VRRP_Instance(VI_1) ignoring received advertisment...
+`
+	if got := configComplaints(clean); len(got) != 0 {
+		t.Errorf("clean start-up: complaints %q", got)
+	}
+	bad := `Sat Nov 28 00:20:48 2026: Starting Keepalived v1.3.9 (unknown)
+Sat Nov 28 00:20:48 2026: Opening file '/tmp/kx/odd.conf'.
+Sat Nov 28 00:20:48 2026: Unknown keyword 'bogus_keyword'
+Sat Nov 28 00:20:48 2026: (VI_1): preempt_delay is incompatible with nopreempt mode - resetting
+Sat Nov 28 00:20:48 2026: (VI_1): VRRPv2 advertisement interval 1.500000s must be an integer - rounding
+Sat Nov 28 00:20:48 2026: VRRP_Instance(VI_1) removing protocol VIPs.
+Sat Nov 28 00:20:48 2026: VRRP_Instance(VI_1) Entering BACKUP STATE
+`
+	got := configComplaints(bad)
+	want := []string{"Unknown keyword 'bogus_keyword'", "incompatible with nopreempt", "must be an integer"}
+	if len(got) != len(want) {
+		t.Fatalf("complaints %q, want %d lines naming %q", got, len(want), want)
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("complaint %d = %q, want it to name %q", i, got[i], w)
+		}
+	}
+}
+
 func TestHAProxyConfig(t *testing.T) {
 	c := HAProxyConfig{Servers: 2}.withDefaults()
 	if err := c.validate(); err != nil {
@@ -143,15 +228,30 @@ func TestHAProxyConfig(t *testing.T) {
 func TestKeepalivedBecomesMaster(t *testing.T) {
 	t.Parallel()
 	needBinary(t, "keepalived")
-	for _, tc := range []struct {
-		name   string
-		cfg    KeepalivedConfig
-		script bool // track a vrrp_script on a stand-in process, then kill it
-	}{
-		{"v2 PASS 1s", KeepalivedConfig{VRID: 51, Priority: 200, AuthPass: "pass1234"}, false},
-		{"v3 50ms unicast with script", KeepalivedConfig{VRID: 52, Priority: 100, Version: 3,
-			Interval: 50 * time.Millisecond, UnicastPeers: []netip.Addr{netip.MustParseAddr("198.18.0.2")}}, true},
-	} {
+	ka139, err := PeerBinary(Keepalived139)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type testCase struct {
+		name    string
+		cfg     KeepalivedConfig
+		script  bool   // track a vrrp_script on a stand-in process, then kill it
+		version string // the release StartKeepalived must report
+	}
+	var cases []testCase
+	for _, k := range []struct{ binary, version string }{{"", "2.2.7"}, {ka139, "1.3.9"}} {
+		for _, tc := range []testCase{
+			{name: "v2 PASS 1s", cfg: KeepalivedConfig{VRID: 51, Priority: 200, AuthPass: "pass1234"}},
+			{name: "v3 50ms unicast with script", cfg: KeepalivedConfig{VRID: 52, Priority: 100, Version: 3,
+				Interval: 50 * time.Millisecond, UnicastPeers: []netip.Addr{netip.MustParseAddr("198.18.0.2")},
+				PreemptDelay: 2 * time.Second}, script: true},
+		} {
+			tc.name = "keepalived-" + k.version + "/" + tc.name
+			tc.cfg.Binary, tc.version = k.binary, k.version
+			cases = append(cases, tc)
+		}
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			l := NewT(t)
@@ -176,6 +276,9 @@ func TestKeepalivedBecomesMaster(t *testing.T) {
 			k, err := h.StartKeepalived(cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if k.Version != tc.version {
+				t.Errorf("Version = %q, want %q", k.Version, tc.version)
 			}
 			ctx := timeout(t, 15*time.Second)
 			if err := Eventually(ctx, 20*time.Millisecond, func() (bool, string) {
