@@ -45,7 +45,7 @@ var schema = []field{
 	integer("health.fall", 1, func(c *Config) *int { return &c.Health.Fall }),
 	integer("health.rise", 2, func(c *Config) *int { return &c.Health.Rise }),
 	integer("health.weight", -254, func(c *Config) *int { return &c.Health.Weight }),
-	str("health.haproxy.socket", "/run/haproxy/admin.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket }),
+	str("health.haproxy.socket", "/run/haproxy/proxypair.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket }),
 	strs("health.haproxy.backends", func(c *Config) *[]string { return &c.Health.HAProxy.Backends }),
 	integer("health.haproxy.min_servers_up", 1, func(c *Config) *int { return &c.Health.HAProxy.MinServersUp }),
 	str("health.haproxy.systemd_unit", "", func(c *Config) *string { return &c.Health.HAProxy.SystemdUnit }),
