@@ -272,7 +272,7 @@ func TestProxypairUnitContract(t *testing.T) {
 }
 
 // hermeticCopy writes the unit into a temp dir with every command the
-// package installs (/usr/bin/proxypair, /usr/lib/proxypair/*) replaced by a
+// package installs (/usr/bin/proxypair, /usr/libexec/proxypair/*) replaced by a
 // stub executable, because verify checks that ExecStart= and friends exist.
 // Nothing else changes; the test asserts exactly those lines differ.
 func hermeticCopy(t *testing.T, unit string) string {
@@ -286,7 +286,7 @@ func hermeticCopy(t *testing.T, unit string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`(?m)^(Exec[A-Za-z]+=[-+!@:]*)(/usr/bin/proxypair|/usr/lib/proxypair/[a-z0-9-]+)\b`)
+	re := regexp.MustCompile(`(?m)^(Exec[A-Za-z]+=[-+!@:]*)(/usr/bin/proxypair|/usr/libexec/proxypair/[a-z0-9-]+)\b`)
 	copied := re.ReplaceAll(orig, []byte("${1}"+stub))
 	origLines, copyLines := strings.Split(string(orig), "\n"), strings.Split(string(copied), "\n")
 	changed := 0
