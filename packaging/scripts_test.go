@@ -61,7 +61,7 @@ type sandbox struct {
 	t          *testing.T
 	stubs, log string
 	etcDefault string
-	etcGroup   string // what the scripts see as /etc/group
+	etcGroup   string   // what the scripts see as /etc/group
 	env        []string // extra environment for the stubs
 }
 
