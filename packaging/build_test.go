@@ -12,66 +12,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/proxypair/proxypair/internal/debtest"
 )
 
 // sourceDateEpoch is the commit time the test packages are built with.
-const sourceDateEpoch = "1795820141" // 2026-11-28 00:15:41 UTC
+const sourceDateEpoch = debtest.SourceDateEpoch
 
-// built caches one package per version for the whole test run.
-var built struct {
-	sync.Mutex
-	mkdeb string
-	debs  map[string]string // tag → .deb
-	bins  map[string]string // tag → binary
-	dir   string
-}
-
-// buildPackage builds proxypair stamped with tag (as scripts/build.sh does
-// from git describe) and packages it with internal/cmd/mkdeb; it returns the
-// .deb and the binary.
+// buildPackage returns the package of proxypair stamped with tag, and its
+// binary (internal/debtest builds each version once).
 func buildPackage(t *testing.T, tag string) (deb, binary string) {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go not on PATH")
-	}
-	built.Lock()
-	defer built.Unlock()
-	if built.debs == nil {
-		dir, err := os.MkdirTemp("", "pkgtest-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		built.dir = dir
-		built.debs, built.bins = map[string]string{}, map[string]string{}
-		built.mkdeb = filepath.Join(dir, "mkdeb")
-		goCmd(t, "build", "-o", built.mkdeb, "../internal/cmd/mkdeb")
-	}
-	if deb, ok := built.debs[tag]; ok {
-		return deb, built.bins[tag]
-	}
-	out := filepath.Join(built.dir, tag)
-	binary = filepath.Join(out, "proxypair")
-	goCmd(t, "build", "-trimpath", "-ldflags", "-s -w -X main.version="+tag+" -X main.commit=test", "-o", binary, "../cmd/proxypair")
-	cmd := exec.Command(built.mkdeb, "-binary", binary, "-src", "..", "-out", out)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+sourceDateEpoch)
-	b, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mkdeb: %v\n%s", err, stderr(err))
-	}
-	deb = strings.TrimSpace(string(b))
-	built.debs[tag], built.bins[tag] = deb, binary
-	return deb, binary
+	p := debtest.Build(t, tag)
+	return p.Deb, p.Binary
 }
 
-func goCmd(t *testing.T, args ...string) {
+// mkdeb is the mkdeb the test packages were built with.
+func mkdeb(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	return debtest.Build(t, "v1.2.3").Mkdeb
 }
 
 func stderr(err error) string {
@@ -83,9 +43,7 @@ func stderr(err error) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
+	debtest.Cleanup()
 	os.Exit(code)
 }
 
@@ -145,7 +103,7 @@ func TestMkdebRefusesBadInput(t *testing.T) {
 			if !strings.Contains(strings.Join(args, " "), "-src") {
 				args = append(args, "-src", "..")
 			}
-			cmd := exec.Command(built.mkdeb, args...)
+			cmd := exec.Command(mkdeb(t), args...)
 			cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+tt.epoch)
 			out, err := cmd.CombinedOutput()
 			if err == nil || !strings.Contains(string(out), tt.wantErr) {
@@ -159,7 +117,7 @@ func TestMkdebRefusesBadInput(t *testing.T) {
 func TestReproducible(t *testing.T) {
 	deb, binary := buildPackage(t, "v1.2.3")
 	out := t.TempDir()
-	cmd := exec.Command(built.mkdeb, "-binary", binary, "-src", "..", "-out", out)
+	cmd := exec.Command(mkdeb(t), "-binary", binary, "-src", "..", "-out", out)
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+sourceDateEpoch)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mkdeb: %v\n%s", err, b)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/proxypair/proxypair/healthcheck"
+	"github.com/proxypair/proxypair/internal/debtest"
 	"github.com/proxypair/proxypair/internal/lab"
 )
 
@@ -429,6 +430,7 @@ func TestMain(m *testing.M) {
 	if clientPath != "" {
 		os.RemoveAll(filepath.Dir(clientPath))
 	}
+	debtest.Cleanup()
 	os.Exit(code)
 }
 
