@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -50,6 +51,22 @@ func TestMaintainerScripts(t *testing.T) {
 	}
 }
 
+// scriptTools are the commands the maintainer scripts run: the sandbox
+// below stubs exactly these, and a script calling anything else fails
+// there. Each is on every Ubuntu release NCP offers, with what the scripts
+// use of it; 18.04's versions are the oldest (20.04 and 22.04 ship newer).
+var scriptTools = []struct {
+	command, pkg, uses string
+}{
+	{"systemd-sysusers", "systemd 237", "a config named by basename, searched in sysusers.d (since 215); --root (215)"},
+	{"systemctl", "systemd 237", "daemon-reload"},
+	{"/lib/systemd/systemd-sysctl", "systemd 237", "a config named by basename, searched in sysctl.d, /etc first"},
+	{"deb-systemd-helper", "init-system-helpers 1.51", "unmask, was-enabled, enable, update-state (1.8), mask, purge"},
+	{"deb-systemd-invoke", "init-system-helpers 1.51", "stop, try-restart (passed to systemctl)"},
+	{"dpkg-statoverride", "dpkg 1.19.0.5", "--list, --update --add with a #gid, --remove"},
+	{"proxypair", "this package", "cleanup"},
+}
+
 // sandbox runs a maintainer script as dpkg would on a running system, but in
 // a private mount and network namespace: /run is a fresh tmpfs with
 // /run/systemd/system (so the script sees a live systemd), /etc/default is
@@ -83,6 +100,24 @@ func newSandbox(t *testing.T) *sandbox {
 	for _, name := range []string{"systemd-sysusers", "systemctl", "deb-systemd-invoke"} {
 		stub(name, "exit 0")
 	}
+	defer func() {
+		// The stubs are the table's commands, no more, no fewer.
+		var stubs, table []string
+		entries, _ := os.ReadDir(s.stubs)
+		for _, e := range entries {
+			stubs = append(stubs, e.Name())
+		}
+		for _, tool := range scriptTools {
+			if !strings.HasPrefix(tool.command, "/") {
+				table = append(table, tool.command)
+			}
+		}
+		slices.Sort(stubs)
+		slices.Sort(table)
+		if !slices.Equal(stubs, table) {
+			t.Errorf("stubbed commands %q, scriptTools %q: keep the table in step", stubs, table)
+		}
+	}()
 	// Overrides are listed when STUB_OVERRIDES=listed; a unit was enabled
 	// before (was-enabled) unless STUB_DISABLED=1.
 	stub("dpkg-statoverride", `[ "$1" = --list ] && [ "$STUB_OVERRIDES" != listed ] && exit 1; exit 0`)
