@@ -4,7 +4,7 @@
 
 FUZZTIME ?= 60s
 
-.PHONY: build test lint fuzz bench lab image clean
+.PHONY: build test lint fuzz bench lab image clean deb deb-lint
 
 # bin/proxypair (static, CGO_ENABLED=0, version and commit stamped) and bin/pplab.
 build:
@@ -33,7 +33,20 @@ bench:
 clean:
 	rm -rf bin
 
+# bin/proxypair_<version>_amd64.deb: the binary, units, configs and
+# maintainer scripts, packaged with nfpm (internal/cmd/mkdeb). The package
+# tests (go test ./packaging/) build and check their own, lintian included.
+deb:
+	scripts/deb.sh
+
+# `make deb`, then lintian on that package; every tag must be overridden in
+# packaging/deb/lintian-overrides with its reason (the packaging tests run
+# the same check).
+deb-lint:
+	deb=$$(scripts/deb.sh) && lintian -I -E --pedantic --tag-display-limit 0 \
+		--fail-on error,warning,info,pedantic,experimental "$$deb"
+
 # The NCP server image: needs Packer >= 1.7 and NCLOUD_ACCESS_KEY /
 # NCLOUD_SECRET_KEY (see packer/README.md). PACKER_ARGS go to packer build.
-image: build
+image: deb
 	packer/build.sh $(PACKER_ARGS)

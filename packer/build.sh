@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the proxypair server image on Naver Cloud Platform: `make image` runs
-# this after building bin/proxypair. Extra arguments go to `packer build`,
-# e.g.  packer/build.sh -var support_vpc=false
+# this after building the package (make deb). Extra arguments go to
+# `packer build`, e.g.
+#       packer/build.sh -var support_vpc=false
 #       packer/build.sh -var-file=my.pkrvars.hcl
 #
 # Needs: Packer >= 1.7 (for `packer init` and the ncloud plugin), network
@@ -12,7 +13,6 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-binary=${PROXYPAIR_BINARY:-$repo/bin/proxypair}
 min_packer=1.7.0
 
 die() {
@@ -35,9 +35,21 @@ if ((${#missing[@]} > 0)); then
 	die "missing NCP credentials: set ${missing[*]} (NCP console > My Page > Account Management > Authentication Key)"
 fi
 
-[[ -f $binary ]] ||
-	die "no proxypair binary at $binary: run 'make image' (it builds it) or set PROXYPAIR_BINARY"
-[[ -x $binary ]] || die "$binary is not executable"
+# The package: PROXYPAIR_DEB, or the newest one `make deb` left in bin/.
+deb=${PROXYPAIR_DEB:-}
+if [[ -z $deb ]]; then
+	newest=
+	for f in "$repo"/bin/proxypair_*_amd64.deb; do
+		if [[ -f $f && (-z $newest || $f -nt $newest) ]]; then
+			newest=$f
+		fi
+	done
+	deb=$newest
+fi
+[[ -n $deb ]] ||
+	die "no proxypair package in $repo/bin: run 'make image' (it runs make deb) or set PROXYPAIR_DEB"
+[[ -f $deb ]] || die "PROXYPAIR_DEB=$deb does not exist"
+echo "packer/build.sh: image with $(basename "$deb")"
 
 packer init "$here"
-packer build -var "source_dir=$repo" -var "proxypair_binary=$binary" "$@" "$here"
+packer build -var "proxypair_deb=$deb" "$@" "$here"

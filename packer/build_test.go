@@ -10,18 +10,14 @@ import (
 
 // TestBuildScript runs build.sh against a fake packer that prints a chosen
 // version and records its arguments, so the checks `make image` relies on
-// (Packer version, credentials, binary) are tested without NCP.
+// (Packer version, credentials, package) are tested without NCP.
 func TestBuildScript(t *testing.T) {
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	here, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	binary := filepath.Join(t.TempDir(), "proxypair")
-	if err := os.WriteFile(binary, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	deb := filepath.Join(t.TempDir(), "proxypair_1.2.3-1_amd64.deb")
+	if err := os.WriteFile(deb, []byte("!<arch>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	creds := []string{"NCLOUD_ACCESS_KEY=ak", "NCLOUD_SECRET_KEY=sk"}
@@ -37,47 +33,47 @@ func TestBuildScript(t *testing.T) {
 		{
 			name:    "builds",
 			version: "Packer v1.11.2",
-			env:     append([]string{"PROXYPAIR_BINARY=" + binary}, creds...),
+			env:     append([]string{"PROXYPAIR_DEB=" + deb}, creds...),
 			args:    []string{"-var", "support_vpc=false"},
 			wantCalls: []string{
 				"version",
 				"init " + here,
-				"build -var source_dir=" + repo + " -var proxypair_binary=" + binary + " -var support_vpc=false " + here,
+				"build -var proxypair_deb=" + deb + " -var support_vpc=false " + here,
 			},
 		},
 		{
 			name:    "credentials through PKR_VAR_",
 			version: "Packer v1.7.0",
-			env:     []string{"PROXYPAIR_BINARY=" + binary, "PKR_VAR_ncloud_access_key=ak", "PKR_VAR_ncloud_secret_key=sk"},
+			env:     []string{"PROXYPAIR_DEB=" + deb, "PKR_VAR_ncloud_access_key=ak", "PKR_VAR_ncloud_secret_key=sk"},
 			wantCalls: []string{
 				"version",
 				"init " + here,
-				"build -var source_dir=" + repo + " -var proxypair_binary=" + binary + " " + here,
+				"build -var proxypair_deb=" + deb + " " + here,
 			},
 		},
 		{
 			name:    "packer too old",
 			version: "Packer v1.6.6",
-			env:     append([]string{"PROXYPAIR_BINARY=" + binary}, creds...),
+			env:     append([]string{"PROXYPAIR_DEB=" + deb}, creds...),
 			wantErr: "Packer 1.6.6 is too old: need >= 1.7.0",
 		},
 		{
 			name:    "no credentials",
 			version: "Packer v1.11.2",
-			env:     []string{"PROXYPAIR_BINARY=" + binary},
+			env:     []string{"PROXYPAIR_DEB=" + deb},
 			wantErr: "missing NCP credentials: set NCLOUD_ACCESS_KEY NCLOUD_SECRET_KEY",
 		},
 		{
 			name:    "no secret key",
 			version: "Packer v1.11.2",
-			env:     []string{"PROXYPAIR_BINARY=" + binary, "NCLOUD_ACCESS_KEY=ak"},
+			env:     []string{"PROXYPAIR_DEB=" + deb, "NCLOUD_ACCESS_KEY=ak"},
 			wantErr: "missing NCP credentials: set NCLOUD_SECRET_KEY",
 		},
 		{
-			name:    "no binary",
+			name:    "no package",
 			version: "Packer v1.11.2",
-			env:     append([]string{"PROXYPAIR_BINARY=" + binary + ".missing"}, creds...),
-			wantErr: "no proxypair binary at " + binary + ".missing: run 'make image'",
+			env:     append([]string{"PROXYPAIR_DEB=" + deb + ".missing"}, creds...),
+			wantErr: "PROXYPAIR_DEB=" + deb + ".missing does not exist",
 		},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/proxypair/proxypair/appliance/config"
 )
 
 // knownKeys are the config keys of the contract (DESIGN.md 2.2 and the
@@ -208,4 +210,44 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestHealthSocketIsProxypairs checks that the daemon's default
+// health.haproxy.socket and every example config name the socket
+// configs/haproxy.cfg gives proxypair (level user), never the operators'
+// admin socket.
+func TestHealthSocketIsProxypairs(t *testing.T) {
+	var want string
+	for _, line := range strings.Split(string(mustRead(t, "../configs/haproxy.cfg")), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[0] == "stats" && f[1] == "socket" && slices.Contains(f, "user") && slices.Contains(f, "level") {
+			if f[slices.Index(f, "level")+1] == "user" {
+				want = f[2]
+			}
+		}
+	}
+	if want == "" {
+		t.Fatal("configs/haproxy.cfg has no level-user stats socket for proxypair")
+	}
+
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(empty, []byte("vrrp:\n  interface: eth1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(config.EnvName("health.haproxy.socket"), "")
+	os.Unsetenv(config.EnvName("health.haproxy.socket"))
+	cfg, _, err := config.Load(config.Source{File: empty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Health.HAProxy.Socket; got != want {
+		t.Errorf("default health.haproxy.socket = %q, want %q (proxypair's socket in configs/haproxy.cfg)", got, want)
+	}
+
+	yamls, _ := filepath.Glob("../configs/*.yaml")
+	for _, y := range yamls {
+		if got, ok := flatten(t, y)["health.haproxy.socket"]; ok && got != want {
+			t.Errorf("%s: health.haproxy.socket = %q, want %q", y, got, want)
+		}
+	}
 }

@@ -181,22 +181,26 @@ func offlineNetns(t *testing.T) []string {
 	return []string{"ip", "netns", "exec", ns}
 }
 
-func TestPackerValidateClassic(t *testing.T) {
+// TestPackerValidate fully validates the template for each Ubuntu release
+// with Packer 1.6.6's built-in (Classic-only) ncloud builder: 18.04 from its
+// Classic product code, and 18.04, 20.04 and 22.04 from a member server
+// image, the way KVM-only releases are built (packer/README.md). VPC
+// arguments are dropped for that builder (classicVariant); which product
+// code each VPC release gets is TestPackerImageSelection's.
+func TestPackerValidate(t *testing.T) {
 	bin := needPacker(t)
 	dir := templateCopy(t)
 	classicVariant(t, dir)
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fakeBinary := filepath.Join(t.TempDir(), "proxypair")
-	if err := os.WriteFile(fakeBinary, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	fakeDeb := filepath.Join(t.TempDir(), "proxypair_1.2.3-1_amd64.deb")
+	if err := os.WriteFile(fakeDeb, []byte("!<arch>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Dummy keys long enough not to collide with text: Packer masks
 	// sensitive values everywhere in its output.
 	creds := []string{"NCLOUD_ACCESS_KEY=dummy-access-key-xxxx", "NCLOUD_SECRET_KEY=dummy-secret-key-yyyy"}
-	base := []string{"-var", "support_vpc=false", "-var", "source_dir=" + repo}
+	base := []string{"-var", "support_vpc=false"}
+	deb := []string{"-var", "proxypair_deb=" + fakeDeb}
+	member := []string{"-var", "member_server_image_no=4321"}
 	prefix := offlineNetns(t)
 
 	tests := []struct {
@@ -205,36 +209,44 @@ func TestPackerValidateClassic(t *testing.T) {
 		vars    []string
 		wantErr []string // substrings of the output; nil = must validate
 	}{
-		{name: "classic 18.04", env: creds, vars: []string{"-var", "proxypair_binary=" + fakeBinary}},
-		{name: "member server image", env: creds, vars: []string{"-var", "proxypair_binary=" + fakeBinary, "-var", "member_server_image_no=4321"}},
+		{name: "18.04 classic product code", env: creds, vars: deb},
+		{name: "18.04 member server image", env: creds, vars: append(slices.Clone(deb), member...)},
+		{name: "20.04 member server image", env: creds, vars: append(append(slices.Clone(deb), member...), "-var", "ubuntu_version=20.04")},
+		{name: "22.04 member server image", env: creds, vars: append(append(slices.Clone(deb), member...), "-var", "ubuntu_version=22.04")},
 		{
 			name:    "no NCLOUD_* credentials in the environment",
-			vars:    []string{"-var", "proxypair_binary=" + fakeBinary},
+			vars:    deb,
 			wantErr: []string{"access_key is required", "secret_key is required"},
 		},
 		{
 			name:    "no Classic 20.04 image",
 			env:     creds,
-			vars:    []string{"-var", "proxypair_binary=" + fakeBinary, "-var", "ubuntu_version=20.04"},
+			vars:    append(slices.Clone(deb), "-var", "ubuntu_version=20.04"),
+			wantErr: []string{"server_image_product_code or member_server_image_no is required"},
+		},
+		{
+			name:    "22.04 has no product code (KVM only)",
+			env:     creds,
+			vars:    append(slices.Clone(deb), "-var", "ubuntu_version=22.04"),
 			wantErr: []string{"server_image_product_code or member_server_image_no is required"},
 		},
 		{
 			name:    "unsupported Ubuntu",
 			env:     creds,
-			vars:    []string{"-var", "proxypair_binary=" + fakeBinary, "-var", "ubuntu_version=22.04"},
-			wantErr: []string{"The ubuntu_version value must be 18.04 or 20.04."},
+			vars:    append(slices.Clone(deb), "-var", "ubuntu_version=16.04"),
+			wantErr: []string{"The ubuntu_version value must be 18.04, 20.04 or 22.04."},
 		},
 		{
 			name:    "unknown site",
 			env:     creds,
-			vars:    []string{"-var", "proxypair_binary=" + fakeBinary, "-var", "site=moon"},
+			vars:    append(slices.Clone(deb), "-var", "site=moon"),
 			wantErr: []string{"The site value must be public, gov or fin."},
 		},
 		{
-			name:    "missing binary",
+			name:    "missing package",
 			env:     creds,
-			vars:    []string{"-var", "proxypair_binary=" + filepath.Join(dir, "nonexistent")},
-			wantErr: []string{"Bad source", "nonexistent"},
+			vars:    []string{"-var", "proxypair_deb=" + filepath.Join(dir, "nonexistent.deb")},
+			wantErr: []string{"Bad source", "nonexistent.deb"},
 		},
 	}
 	for _, tt := range tests {
@@ -257,6 +269,40 @@ func TestPackerValidateClassic(t *testing.T) {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
+			}
+		})
+	}
+}
+
+// TestPackerImageSelection evaluates, with `packer console`, which base
+// image the template gives the builder for each platform and release: the
+// VPC half of the template, which Packer 1.6.6's builder cannot validate.
+func TestPackerImageSelection(t *testing.T) {
+	bin := needPacker(t)
+	dir := templateCopy(t)
+	prefix := offlineNetns(t)
+	tests := []struct {
+		vars []string
+		want string // local.image_product_code; "" = none, the member image is used
+	}{
+		{[]string{"-var", "support_vpc=false"}, "SPSW0LINUX000130"},
+		{[]string{"-var", "support_vpc=true"}, "SW.VSVR.OS.LNX64.UBNTU.SVR1804.B050"},
+		{[]string{"-var", "support_vpc=true", "-var", "ubuntu_version=20.04"}, "SW.VSVR.OS.LNX64.UBNTU.SVR2004.B050"},
+		{[]string{"-var", "support_vpc=true", "-var", "ubuntu_version=22.04"}, ""},
+		{[]string{"-var", "support_vpc=false", "-var", "ubuntu_version=20.04"}, ""},
+		{[]string{"-var", "support_vpc=true", "-var", "member_server_image_no=4321"}, ""},
+		{[]string{"-var", "support_vpc=true", "-var", "server_image_product_code=SW.VSVR.OS.LNX64.UBNTU.SVR1804.B050"}, "SW.VSVR.OS.LNX64.UBNTU.SVR1804.B050"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.vars, " "), func(t *testing.T) {
+			cmd := packerCmd(t, prefix, bin, append(append([]string{"console"}, tt.vars...), dir)...)
+			cmd.Stdin = strings.NewReader("local.image_product_code\n")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("packer console: %v\n%s", err, out)
+			}
+			if got := strings.TrimSpace(string(out)); got != tt.want {
+				t.Errorf("image_product_code = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -13,75 +13,69 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/proxypair/proxypair/internal/debtest"
 )
 
-// want is one entry the provisioning script must lay out.
+// want is one entry below DESTDIR that the package's file list does not
+// account for: what provision.sh itself writes and what the maintainer
+// scripts create.
 type want struct {
-	path        string // below DESTDIR
-	kind        byte   // 'f' file, 'd' directory, 'l' symlink
-	mode        fs.FileMode
-	owner       string // names, resolved through DESTDIR's passwd/group
-	group       string
-	target      string // symlink target
-	sameAs      string // file whose bytes it must have, relative to the repo root; "bin" = the binary
-	contains    string // or: text it must contain
-	accountFile bool   // made by systemd-sysusers --root, only in DESTDIR runs
+	path     string // below DESTDIR
+	kind     byte   // 'f' file, 'd' directory, 'l' symlink
+	mode     fs.FileMode
+	owner    string // names, resolved through DESTDIR's passwd/group
+	group    string
+	target   string // symlink target
+	sameAs   string // file whose bytes it must have, relative to the repo root
+	contains string // or: text it must contain
 }
 
 func dir(path string) want {
 	return want{path: path, kind: 'd', mode: 0o755, owner: "root", group: "root"}
 }
 
-func file(path string, mode fs.FileMode, sameAs string) want {
-	return want{path: path, kind: 'f', mode: mode, owner: "root", group: "root", sameAs: sameAs}
+func link(path, target string) want {
+	return want{path: path, kind: 'l', mode: 0o777, owner: "root", group: "root", target: target}
 }
 
-// expected is the complete layout for one variant: every file, directory
-// and link below DESTDIR, and nothing else.
+// expected lists, for a variant, what below DESTDIR is not a file of the
+// package, plus the package's files whose state the image depends on.
 func expected(defaultConfig string) []want {
-	w := []want{
-		dir("/etc"),
-		dir("/etc/default"),
-		file("/etc/default/proxypair", 0o600, "configs/proxypair.env.example"),
-		dir("/etc/haproxy"),
-		file("/etc/haproxy/haproxy.cfg", 0o644, "configs/haproxy.cfg"),
+	return []want{
+		// Checked although they are the package's: the config the variant
+		// starts from, readable by the daemon's group only.
 		{path: "/etc/proxypair", kind: 'd', mode: 0o750, owner: "root", group: "proxypair"},
 		{path: "/etc/proxypair/proxypair.yaml", kind: 'f', mode: 0o640, owner: "root", group: "proxypair", sameAs: "configs/" + defaultConfig},
-		dir("/etc/sysctl.d"),
-		{path: "/etc/sysctl.d/60-proxypair.conf", kind: 'f', mode: 0o644, owner: "root", group: "root", contains: "\nnet.ipv4.ip_nonlocal_bind = 1\n"},
+		{path: "/etc/default/proxypair", kind: 'f', mode: 0o600, owner: "root", group: "root", sameAs: "configs/proxypair.env.example"},
+		{path: "/usr/lib/sysctl.d/60-proxypair.conf", kind: 'f', mode: 0o644, owner: "root", group: "root", contains: "\nnet.ipv4.ip_nonlocal_bind = 1\n"},
+		// provision.sh: HAProxy's config with proxypair's socket.
+		dir("/etc/haproxy"),
+		{path: "/etc/haproxy/haproxy.cfg", kind: 'f', mode: 0o644, owner: "root", group: "root", sameAs: "configs/haproxy.cfg"},
+		// The postinst: units enabled (deb-systemd-helper's links and state).
 		dir("/etc/systemd"),
 		dir("/etc/systemd/system"),
-		file("/etc/systemd/system/proxypair.service", 0o644, "systemd/proxypair.service"),
-		file("/etc/systemd/system/proxypair-eth1.service", 0o644, "systemd/proxypair-eth1.service"),
 		dir("/etc/systemd/system/multi-user.target.wants"),
-		{path: "/etc/systemd/system/multi-user.target.wants/proxypair.service", kind: 'l', mode: 0o777, owner: "root", group: "root", target: "/etc/systemd/system/proxypair.service"},
-		{path: "/etc/systemd/system/multi-user.target.wants/proxypair-eth1.service", kind: 'l', mode: 0o777, owner: "root", group: "root", target: "/etc/systemd/system/proxypair-eth1.service"},
-		dir("/usr"),
-		dir("/usr/lib"),
-		dir("/usr/lib/sysusers.d"),
-		file("/usr/lib/sysusers.d/proxypair.conf", 0o644, "systemd/sysusers.d/proxypair.conf"),
-		dir("/usr/local"),
-		dir("/usr/local/bin"),
-		file("/usr/local/bin/proxypair", 0o755, "bin"),
-		dir("/usr/local/sbin"),
-		file("/usr/local/sbin/proxypair-eth1", 0o755, "systemd/proxypair-eth1"),
-		dir("/usr/share"),
-		dir("/usr/share/doc"),
-		dir("/usr/share/doc/proxypair"),
-		dir("/usr/share/doc/proxypair/examples"),
-		// The account database systemd-sysusers --root creates; on a real
-		// server these exist already and only gain the proxypair lines.
-		{path: "/etc/passwd", kind: 'f', mode: 0o644, owner: "root", group: "root", accountFile: true},
-		{path: "/etc/group", kind: 'f', mode: 0o644, owner: "root", group: "root", accountFile: true},
-		{path: "/etc/shadow", kind: 'f', mode: 0o000, owner: "root", group: "root", accountFile: true},
-		{path: "/etc/gshadow", kind: 'f', mode: 0o000, owner: "root", group: "root", accountFile: true},
-		{path: "/etc/.pwd.lock", kind: 'f', mode: 0o600, owner: "root", group: "root", accountFile: true},
+		link("/etc/systemd/system/multi-user.target.wants/proxypair.service", "/lib/systemd/system/proxypair.service"),
+		link("/etc/systemd/system/multi-user.target.wants/proxypair-eth1.service", "/lib/systemd/system/proxypair-eth1.service"),
+		// The postinst: the account database systemd-sysusers --root
+		// creates; on a server these exist and gain the proxypair lines.
+		{path: "/etc/passwd", kind: 'f', mode: 0o644, owner: "root", group: "root"},
+		{path: "/etc/group", kind: 'f', mode: 0o644, owner: "root", group: "root"},
+		{path: "/etc/shadow", kind: 'f', mode: 0o000, owner: "root", group: "root"},
+		{path: "/etc/gshadow", kind: 'f', mode: 0o000, owner: "root", group: "root"},
+		{path: "/etc/.pwd.lock", kind: 'f', mode: 0o600, owner: "root", group: "root"},
+		// dpkg's and deb-systemd-helper's bookkeeping (contents not checked).
+		dir("/var"),
+		dir("/var/lib"),
+		dir("/var/log"),
+		{path: "/var/log/dpkg.log", kind: 'f', mode: 0o644, owner: "root", group: "root", contains: "status installed proxypair:amd64 1.2.3-1"},
 	}
-	for _, ex := range []string{"master.yaml", "backup.yaml", "vpc-master.yaml", "vpc-backup.yaml", "master.env", "backup.env", "proxypair.env.example", "haproxy.cfg"} {
-		w = append(w, file("/usr/share/doc/proxypair/examples/"+ex, 0o644, "configs/"+ex))
-	}
-	return w
 }
+
+// bookkeeping are trees whose contents belong to dpkg and
+// deb-systemd-helper: the test asks dpkg about them instead.
+var bookkeeping = []string{"/var/lib/dpkg/", "/var/lib/systemd/"}
 
 // ids maps numeric IDs to names from DESTDIR's passwd or group file.
 func ids(t *testing.T, path string) map[uint32]string {
@@ -112,7 +106,7 @@ func fakeTools(t *testing.T) (pathDir, log string) {
 	t.Helper()
 	pathDir = t.TempDir()
 	log = filepath.Join(pathDir, "calls.log")
-	for _, tool := range []string{"apt-get", "systemctl", "sysctl", "haproxy", "cloud-init", "fuser", "useradd", "groupadd"} {
+	for _, tool := range []string{"apt-get", "apt", "systemctl", "deb-systemd-invoke", "sysctl", "haproxy", "cloud-init", "fuser", "useradd", "groupadd", "proxypair"} {
 		script := fmt.Sprintf("#!/bin/sh\necho %s \"$@\" >> %s\nexit 1\n", tool, log)
 		if err := os.WriteFile(filepath.Join(pathDir, tool), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
@@ -122,36 +116,37 @@ func fakeTools(t *testing.T) (pathDir, log string) {
 }
 
 type provisionRun struct {
-	destdir, binary, variant string
+	destdir, deb, variant string
 }
 
 func (r provisionRun) run(t *testing.T, pathDir string) (string, error) {
 	t.Helper()
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command("scripts/provision.sh")
 	cmd.Env = append(cleanEnv(),
 		"PATH="+pathDir+":"+os.Getenv("PATH"),
 		"DESTDIR="+r.destdir,
-		"SRC_DIR="+repo,
-		"PROXYPAIR_BIN="+r.binary,
+		"PROXYPAIR_DEB="+r.deb,
 		"PROXYPAIR_VARIANT="+r.variant,
 	)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 
-func hostAccounts(t *testing.T) [32]byte {
+// hostState fingerprints what a provisioning that escaped DESTDIR would
+// change: the host's accounts, package database and units.
+func hostState(t *testing.T) [32]byte {
 	t.Helper()
 	h := sha256.New()
-	for _, f := range []string{"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"} {
+	for _, f := range []string{"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/var/lib/dpkg/status", "/var/lib/dpkg/statoverride"} {
 		b, err := os.ReadFile(f)
 		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
 		h.Write(b)
+	}
+	for _, pattern := range []string{"/etc/systemd/system/*/proxypair*", "/lib/systemd/system/proxypair*", "/usr/bin/proxypair", "/etc/proxypair", "/usr/lib/sysctl.d/60-proxypair.conf"} {
+		m, _ := filepath.Glob(pattern)
+		h.Write([]byte(strings.Join(m, "\n")))
 	}
 	return [32]byte(h.Sum(nil))
 }
@@ -159,15 +154,25 @@ func hostAccounts(t *testing.T) [32]byte {
 func needProvisionTools(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_CHOWN) to install files owned by root and proxypair below DESTDIR")
+		t.Skip("needs root: dpkg installs files owned by root and proxypair below DESTDIR")
 	}
-	if _, err := exec.LookPath("systemd-sysusers"); err != nil {
-		t.Skip("systemd-sysusers not installed (apt-get install systemd)")
+	for _, tool := range []struct{ name, pkg string }{
+		{"dpkg", "dpkg"}, {"systemd-sysusers", "systemd"}, {"deb-systemd-helper", "init-system-helpers"},
+	} {
+		if _, err := exec.LookPath(tool.name); err != nil {
+			t.Skipf("%s not installed (apt-get install %s)", tool.name, tool.pkg)
+		}
 	}
 }
 
+// TestProvisionDestdir runs provision.sh into a scratch root, where it
+// installs the package with dpkg (a database of its own below DESTDIR), and
+// checks the result: the package installed, every other file accounted for
+// with its owner and mode, the variant's config, HAProxy's, the units
+// enabled, and nothing done to the host.
 func TestProvisionDestdir(t *testing.T) {
 	needProvisionTools(t)
+	deb := debtest.Build(t, "v1.2.3").Deb
 	tests := []struct{ variant, defaultConfig string }{
 		{"vpc", "vpc-master.yaml"},
 		{"classic", "master.yaml"},
@@ -175,19 +180,16 @@ func TestProvisionDestdir(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
 			destdir := t.TempDir()
-			binary := filepath.Join(t.TempDir(), "proxypair")
-			if err := os.WriteFile(binary, []byte("#!/bin/sh\necho proxypair test binary\n"), 0o700); err != nil {
-				t.Fatal(err)
-			}
 			pathDir, calls := fakeTools(t)
-			before := hostAccounts(t)
-			r := provisionRun{destdir: destdir, binary: binary, variant: tt.variant}
+			before := hostState(t)
+			r := provisionRun{destdir: destdir, deb: deb, variant: tt.variant}
 
 			if out, err := r.run(t, pathDir); err != nil {
 				t.Fatalf("provision.sh: %v\n%s", err, out)
 			}
-			checkLayout(t, destdir, binary, expected(tt.defaultConfig))
+			checkLayout(t, destdir, expected(tt.defaultConfig))
 			checkUser(t, destdir)
+			checkConffile(t, destdir, tt.variant == "classic")
 
 			// A second run changes nothing and keeps the node's settings.
 			node := filepath.Join(destdir, "etc/default/proxypair")
@@ -204,14 +206,14 @@ func TestProvisionDestdir(t *testing.T) {
 			if err := os.WriteFile(node, mustRead(t, "../configs/proxypair.env.example"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			checkLayout(t, destdir, binary, expected(tt.defaultConfig))
+			checkLayout(t, destdir, expected(tt.defaultConfig))
 			checkUser(t, destdir)
 
 			if b, err := os.ReadFile(calls); err == nil {
 				t.Errorf("DESTDIR run called system tools:\n%s", b)
 			}
-			if hostAccounts(t) != before {
-				t.Error("the host's /etc/passwd, group, shadow or gshadow changed")
+			if hostState(t) != before {
+				t.Error("the host's accounts, dpkg database or units changed")
 			}
 		})
 	}
@@ -219,6 +221,7 @@ func TestProvisionDestdir(t *testing.T) {
 
 func TestProvisionKeepsDistroHAProxyConfig(t *testing.T) {
 	needProvisionTools(t)
+	deb := debtest.Build(t, "v1.2.3").Deb
 	destdir := t.TempDir()
 	dist := []byte("# haproxy package default\nglobal\n")
 	if err := os.MkdirAll(filepath.Join(destdir, "etc/haproxy"), 0o755); err != nil {
@@ -227,12 +230,8 @@ func TestProvisionKeepsDistroHAProxyConfig(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(destdir, "etc/haproxy/haproxy.cfg"), dist, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	binary := filepath.Join(t.TempDir(), "proxypair")
-	if err := os.WriteFile(binary, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	pathDir, _ := fakeTools(t)
-	r := provisionRun{destdir: destdir, binary: binary, variant: "vpc"}
+	r := provisionRun{destdir: destdir, deb: deb, variant: "vpc"}
 	for range 2 {
 		if out, err := r.run(t, pathDir); err != nil {
 			t.Fatalf("provision.sh: %v\n%s", err, out)
@@ -247,9 +246,11 @@ func TestProvisionKeepsDistroHAProxyConfig(t *testing.T) {
 }
 
 func TestProvisionRejectsBadInput(t *testing.T) {
-	needProvisionTools(t)
-	binary := filepath.Join(t.TempDir(), "proxypair")
-	if err := os.WriteFile(binary, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	if os.Geteuid() != 0 {
+		t.Skip("provision.sh refuses to run without root before it checks anything else")
+	}
+	deb := filepath.Join(t.TempDir(), "proxypair_1.2.3-1_amd64.deb")
+	if err := os.WriteFile(deb, []byte("!<arch>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -257,9 +258,10 @@ func TestProvisionRejectsBadInput(t *testing.T) {
 		run     provisionRun
 		wantErr string
 	}{
-		{"unknown variant", provisionRun{binary: binary, variant: "azure"}, "PROXYPAIR_VARIANT='azure' must be vpc or classic"},
-		{"missing binary", provisionRun{binary: binary + ".missing", variant: "vpc"}, "missing input " + binary + ".missing"},
-		{"DESTDIR not a directory", provisionRun{binary: binary, variant: "vpc", destdir: binary}, "must be an existing directory"},
+		{"unknown variant", provisionRun{deb: deb, variant: "azure"}, "PROXYPAIR_VARIANT='azure' must be vpc or classic"},
+		{"no package named", provisionRun{variant: "vpc"}, "PROXYPAIR_DEB is not set"},
+		{"missing package", provisionRun{deb: deb + ".missing", variant: "vpc"}, "missing input " + deb + ".missing"},
+		{"DESTDIR not a directory", provisionRun{deb: deb, variant: "vpc", destdir: deb}, "must be an existing directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,36 +286,59 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-// checkLayout compares everything below destdir with the table: same set
-// of paths, and for each its type, mode, owner, group and content.
-func checkLayout(t *testing.T, destdir, binary string, table []want) {
+// packageFiles is what dpkg, in DESTDIR's database, says the installed
+// package owns (dpkg -L), checking on the way that it is installed.
+func packageFiles(t *testing.T, destdir string) []string {
 	t.Helper()
-	users := ids(t, filepath.Join(destdir, "etc/passwd"))
-	groups := ids(t, filepath.Join(destdir, "etc/group"))
-
-	var got []string
-	err := filepath.WalkDir(destdir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != destdir {
-			got = append(got, strings.TrimPrefix(p, destdir))
-		}
-		return nil
-	})
+	admin := "--admindir=" + filepath.Join(destdir, "var/lib/dpkg")
+	status, err := exec.Command("dpkg-query", admin, "-W", "-f=${Status} ${Version}", "proxypair").Output()
+	if err != nil || string(status) != "install ok installed 1.2.3-1" {
+		t.Fatalf("dpkg-query in DESTDIR: %q (%v), want proxypair 1.2.3-1 installed", status, err)
+	}
+	out, err := exec.Command("dpkg-query", admin, "-L", "proxypair").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var files []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "/." {
+			files = append(files, line)
+		}
+	}
+	return files
+}
+
+// checkLayout checks that everything below destdir is a file of the
+// package, an entry of the table or dpkg's bookkeeping, and each table
+// entry's type, mode, owner, group and content.
+func checkLayout(t *testing.T, destdir string, table []want) {
+	t.Helper()
+	users := ids(t, filepath.Join(destdir, "etc/passwd"))
+	groups := ids(t, filepath.Join(destdir, "etc/group"))
+	owned := packageFiles(t, destdir)
+
 	var wantPaths []string
 	for _, w := range table {
 		wantPaths = append(wantPaths, w.path)
 	}
-	slices.Sort(got)
-	slices.Sort(wantPaths)
-	for _, p := range got {
-		if !slices.Contains(wantPaths, p) {
-			t.Errorf("unexpected %s below DESTDIR (add it to the table in provision_test.go if intended)", p)
+	err := filepath.WalkDir(destdir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		rel := strings.TrimPrefix(p, destdir)
+		if rel == "" || slices.Contains(owned, rel) || slices.Contains(wantPaths, rel) {
+			return nil
+		}
+		for _, b := range bookkeeping {
+			if strings.HasPrefix(rel+"/", b) {
+				return nil
+			}
+		}
+		t.Errorf("unexpected %s below DESTDIR: not the package's, not in the table in provision_test.go", rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	for _, w := range table {
@@ -350,11 +375,7 @@ func checkLayout(t *testing.T, destdir, binary string, table []want) {
 				t.Errorf("%s -> %q, want -> %q", w.path, target, w.target)
 			}
 		case w.sameAs != "":
-			src := filepath.Join("..", w.sameAs)
-			if w.sameAs == "bin" {
-				src = binary
-			}
-			if string(mustRead(t, full)) != string(mustRead(t, src)) {
+			if string(mustRead(t, full)) != string(mustRead(t, filepath.Join("..", w.sameAs))) {
 				t.Errorf("%s differs from %s", w.path, w.sameAs)
 			}
 		case w.contains != "":
@@ -362,6 +383,17 @@ func checkLayout(t *testing.T, destdir, binary string, table []want) {
 				t.Errorf("%s lacks %q", w.path, w.contains)
 			}
 		}
+	}
+}
+
+// checkConffile: dpkg sees the config as the package's (VPC) or as the
+// admin's version (Classic), so an upgrade keeps the Classic settings.
+func checkConffile(t *testing.T, destdir string, modified bool) {
+	t.Helper()
+	out, err := exec.Command("dpkg", "--root="+destdir, "--verify", "proxypair").CombinedOutput()
+	changed := strings.Contains(string(out), " c /etc/proxypair/proxypair.yaml")
+	if (err != nil && !changed) || changed != modified {
+		t.Errorf("dpkg --verify: %v\n%s\nwant the config reported as a changed conffile: %v", err, out, modified)
 	}
 }
 

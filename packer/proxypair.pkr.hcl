@@ -1,10 +1,14 @@
-# The proxypair appliance image for Naver Cloud Platform: Ubuntu with HAProxy,
-# the static proxypair binary, its systemd units (enabled) and a default
-# config. Build it with `make image` (packer/build.sh); see packer/README.md.
+# The proxypair appliance image for Naver Cloud Platform: Ubuntu with HAProxy
+# and the proxypair .deb (binary, units enabled, default config), the same
+# package a hand-installed server gets. Build it with `make image`
+# (packer/build.sh); see packer/README.md.
 
 locals {
-  # NCP's Ubuntu product codes (terraform-ncloud-docs server_image_product.md).
-  # Classic has no 20.04 image.
+  # NCP's Ubuntu image product codes (terraform-ncloud-docs
+  # server_image_product.md): XEN images, the only kind the ncloud builder
+  # can start from by product code. Classic has no 20.04 image, and 22.04
+  # exists only as a KVM image, which the builder cannot start from: build
+  # 22.04 (or any KVM image) from a member server image, see packer/README.md.
   ubuntu_image_codes = {
     classic = {
       "18.04" = "SPSW0LINUX000130"
@@ -23,8 +27,6 @@ locals {
     lookup(local.ubuntu_image_codes[local.platform], var.ubuntu_version, "")
   )
 
-  source_dir = var.source_dir != "" ? var.source_dir : "${path.root}/.."
-  binary     = var.proxypair_binary != "" ? var.proxypair_binary : "${local.source_dir}/bin/proxypair"
   image_name = var.image_name != "" ? var.image_name : "proxypair-${formatdate("YYMMDD-hhmm", timestamp())}"
 
   # Where the provisioners stage files on the build server.
@@ -44,7 +46,7 @@ source "ncloud" "proxypair" {
   member_server_image_no    = var.member_server_image_no
   server_product_code       = var.server_product_code
   server_image_name         = local.image_name
-  server_image_description  = "proxypair VRRP + HAProxy appliance (Ubuntu ${var.ubuntu_version}, ${local.platform})"
+  server_image_description  = "proxypair VRRP + HAProxy appliance (Ubuntu ${var.ubuntu_version}, ${local.platform}, ${basename(var.proxypair_deb)})"
   communicator              = "ssh"
   ssh_username              = "root"
   ssh_timeout               = "20m"
@@ -57,28 +59,16 @@ build {
     inline = ["rm -rf ${local.staging}", "mkdir -p ${local.staging}"]
   }
 
-  # The units, the eth1 helper and the sysusers.d entry.
+  # The package (make deb): everything proxypair puts on the server.
   provisioner "file" {
-    source      = "${local.source_dir}/systemd"
-    destination = "${local.staging}/"
-  }
-
-  # Example configs: the default config and /etc/default/proxypair come from
-  # here.
-  provisioner "file" {
-    source      = "${local.source_dir}/configs"
-    destination = "${local.staging}/"
-  }
-
-  provisioner "file" {
-    source      = local.binary
-    destination = "${local.staging}/proxypair"
+    source      = var.proxypair_deb
+    destination = "${local.staging}/proxypair.deb"
   }
 
   provisioner "shell" {
     script = "${path.root}/scripts/provision.sh"
     environment_vars = [
-      "SRC_DIR=${local.staging}",
+      "PROXYPAIR_DEB=${local.staging}/proxypair.deb",
       "PROXYPAIR_VARIANT=${local.platform}",
     ]
   }

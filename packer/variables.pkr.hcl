@@ -63,11 +63,11 @@ variable "access_control_group_no" {
 
 variable "ubuntu_version" {
   type        = string
-  description = "Ubuntu release of the base image: 18.04 or 20.04 (20.04: VPC only, NCP has no Classic image)."
+  description = "Ubuntu release of the base image: 18.04, 20.04 (VPC only: NCP has no Classic 20.04 image) or 22.04 (KVM only: needs member_server_image_no, see packer/README.md)."
   default     = "18.04"
   validation {
-    condition     = contains(["18.04", "20.04"], var.ubuntu_version)
-    error_message = "The ubuntu_version value must be 18.04 or 20.04."
+    condition     = contains(["18.04", "20.04", "22.04"], var.ubuntu_version)
+    error_message = "The ubuntu_version value must be 18.04, 20.04 or 22.04."
   }
 }
 
@@ -79,7 +79,7 @@ variable "server_image_product_code" {
 
 variable "member_server_image_no" {
   type        = string
-  description = "Build on one of your own server images instead of a product code (NCP is retiring 18.04 product codes); overrides server_image_product_code."
+  description = "Build on one of your own member server images instead of a product code (NCP is retiring 18.04 product codes; 22.04 has none); overrides server_image_product_code. Set ubuntu_version to the image's release: it names the image."
   default     = ""
 }
 
@@ -97,14 +97,8 @@ variable "image_name" {
 
 # --- What goes into the image ---------------------------------------------
 
-variable "source_dir" {
+variable "proxypair_deb" {
   type        = string
-  description = "The repository root holding systemd/ and configs/ (empty: the parent of this directory)."
-  default     = ""
-}
-
-variable "proxypair_binary" {
-  type        = string
-  description = "The static linux/amd64 proxypair binary (empty: <source_dir>/bin/proxypair, built by `make image`)."
+  description = "The proxypair package, bin/proxypair_<version>_amd64.deb (make deb; packer/build.sh passes the newest)."
   default     = ""
 }

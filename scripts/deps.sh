@@ -17,9 +17,12 @@ fi
 # nftables: VRRP blocked one way in the fault tests and the soak.
 # packer, shellcheck, systemd: the offline checks of the image and unit;
 # dbus-daemon: a private bus for the health tracker's systemd-unit check.
+# lintian: the package's check (go test ./packaging/, make deb-lint); dpkg's
+# dpkg-deb and dpkg-statoverride, util-linux's unshare and
+# init-system-helpers' deb-systemd-helper (with systemd) are already there.
 # The libraries of testdata/peers' keepalived 1.3.9 and HAProxy 1.8.8
 # (Ubuntu 18.04's versions; `ldd` lists them).
-packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump nftables packer shellcheck systemd dbus-daemon ca-certificates
+packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump nftables packer shellcheck systemd dbus-daemon ca-certificates lintian
 	libssl3 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libcrypt1 zlib1g liblua5.3-0 libsystemd0 libpcre3)
 missing=()
 for p in "${packages[@]}"; do

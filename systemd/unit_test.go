@@ -13,9 +13,18 @@ import (
 	"testing"
 )
 
-// ubuntu1804 is the systemd version of Ubuntu 18.04 (bionic), the oldest we
-// must run on.
-const ubuntu1804 = 237
+// ubuntuSystemd are the systemd versions of the Ubuntu releases NCP offers
+// images for (Ubuntu's package versions: 237-3ubuntu10, 245.4-4ubuntu3,
+// 249.11-0ubuntu3). The units must load unchanged on each, so every directive
+// must be known to the oldest.
+var ubuntuSystemd = []struct {
+	release string
+	systemd int
+}{
+	{"18.04 bionic", 237},
+	{"20.04 focal", 245},
+	{"22.04 jammy", 249},
+}
 
 // introduced is the systemd version that added each directive we use, from
 // systemd's NEWS (sections 229-236 read for this table; directives marked
@@ -68,6 +77,8 @@ var introduced = map[string]int{
 	"RuntimeDirectory":        229,
 	"RuntimeDirectoryMode":    229,
 	"ReadWritePaths":          231, // was ReadWriteDirectories=
+	"MemoryMax":               231, // cgroup v2 name; applied on v1 as MemoryLimit= since 232
+	"TasksMax":                229, // 227
 	// [Install]
 	"WantedBy": 229,
 }
@@ -135,38 +146,77 @@ func parseUnit(t *testing.T, path string) []directive {
 
 func units() []string { return []string{"proxypair.service", "proxypair-eth1.service"} }
 
-func TestDirectivesExistInSystemd237(t *testing.T) {
-	for _, unit := range units() {
-		t.Run(unit, func(t *testing.T) {
-			for _, d := range parseUnit(t, unit) {
-				v, ok := introduced[d.key]
-				if !ok {
-					t.Errorf("%s:%d: %s= is not in the version table; check systemd's NEWS for when it appeared and add it", unit, d.line, d.key)
-					continue
+// TestDirectivesExistInUbuntuSystemd checks each unit against the systemd of
+// each Ubuntu release: a directive (or value, or syscall group) newer than a
+// release's systemd would be ignored there with only a log line, silently
+// dropping a sandbox setting or a limit.
+func TestDirectivesExistInUbuntuSystemd(t *testing.T) {
+	for _, u := range ubuntuSystemd {
+		for _, unit := range units() {
+			t.Run(u.release+"/"+unit, func(t *testing.T) {
+				for _, problem := range newerThan(t, unit, u.systemd) {
+					t.Errorf("%s; Ubuntu %s has systemd %d", problem, u.release, u.systemd)
 				}
-				if v > ubuntu1804 {
-					t.Errorf("%s:%d: %s= needs systemd %d; Ubuntu 18.04 has %d", unit, d.line, d.key, v, ubuntu1804)
-				}
-				if v, ok := introducedValue[d.key+"="+d.value]; ok && v > ubuntu1804 {
-					t.Errorf("%s:%d: %s=%s needs systemd %d", unit, d.line, d.key, d.value, v)
-				}
-				if d.key == "SystemCallFilter" {
-					for _, g := range strings.Fields(strings.TrimPrefix(d.value, "~")) {
-						if !strings.HasPrefix(g, "@") {
-							continue
-						}
-						gv, ok := syscallGroups[g]
-						switch {
-						case !ok:
-							t.Errorf("%s:%d: syscall group %s is not in the version table", unit, d.line, g)
-						case gv > ubuntu1804:
-							t.Errorf("%s:%d: syscall group %s needs systemd %d; Ubuntu 18.04 has %d", unit, d.line, g, gv, ubuntu1804)
-						}
-					}
-				}
-			}
-		})
+			})
+		}
 	}
+}
+
+// TestVersionCheckCatchesNewDirectives makes sure the check above can fail:
+// the directives systemd 239 and 245 brought must be refused for 18.04 and
+// accepted for the release that has them.
+func TestVersionCheckCatchesNewDirectives(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new.service")
+	unit := "[Service]\n# 239\nSystemCallFilter=@system-service\n# 242\nProtectHostname=yes\n"
+	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	introduced["ProtectHostname"] = 242
+	defer delete(introduced, "ProtectHostname")
+	for _, tt := range []struct {
+		systemd int
+		want    int
+	}{{237, 2}, {239, 1}, {245, 0}} {
+		if got := newerThan(t, path, tt.systemd); len(got) != tt.want {
+			t.Errorf("systemd %d: %d problems %q, want %d", tt.systemd, len(got), got, tt.want)
+		}
+	}
+}
+
+// newerThan lists what in the unit needs a systemd newer than version.
+func newerThan(t *testing.T, unit string, version int) []string {
+	t.Helper()
+	var out []string
+	for _, d := range parseUnit(t, unit) {
+		v, ok := introduced[d.key]
+		if !ok {
+			t.Errorf("%s:%d: %s= is not in the version table; check systemd's NEWS for when it appeared and add it", unit, d.line, d.key)
+			continue
+		}
+		if v > version {
+			out = append(out, fmt.Sprintf("%s:%d: %s= needs systemd %d", unit, d.line, d.key, v))
+		}
+		if v, ok := introducedValue[d.key+"="+d.value]; ok && v > version {
+			out = append(out, fmt.Sprintf("%s:%d: %s=%s needs systemd %d", unit, d.line, d.key, d.value, v))
+		}
+		if d.key != "SystemCallFilter" {
+			continue
+		}
+		for _, g := range strings.Fields(strings.TrimPrefix(d.value, "~")) {
+			if !strings.HasPrefix(g, "@") {
+				continue
+			}
+			gv, ok := syscallGroups[g]
+			switch {
+			case !ok:
+				t.Errorf("%s:%d: syscall group %s is not in the version table", unit, d.line, g)
+			case gv > version:
+				out = append(out, fmt.Sprintf("%s:%d: syscall group %s needs systemd %d", unit, d.line, g, gv))
+			}
+		}
+	}
+	return out
 }
 
 // TestProxypairUnitContract pins what issue 5 asks of the unit, so an edit
@@ -181,19 +231,21 @@ func TestProxypairUnitContract(t *testing.T) {
 		{"Unit.After", "network-online.target haproxy.service"},
 		{"Unit.Wants", "network-online.target"},
 		{"Service.Type", "notify"},
-		{"Service.ExecStart", "/usr/local/bin/proxypair run"},
+		{"Service.ExecStart", "/usr/bin/proxypair run"},
 		{"Service.ExecReload", "/bin/kill -HUP $MAINPID"},
-		{"Service.ExecStopPost", "/usr/local/bin/proxypair cleanup"},
+		{"Service.ExecStopPost", "/usr/bin/proxypair cleanup"},
 		{"Service.EnvironmentFile", "-/etc/default/proxypair"},
 		{"Service.Restart", "always"},
 		{"Service.User", "proxypair"},
-		{"Service.SupplementaryGroups", "haproxy"},
+		{"Service.Group", "proxypair"},
 		{"Service.AmbientCapabilities", "CAP_NET_ADMIN CAP_NET_RAW"},
 		{"Service.CapabilityBoundingSet", "CAP_NET_ADMIN CAP_NET_RAW"},
 		{"Service.NoNewPrivileges", "yes"},
 		{"Service.ProtectSystem", "strict"},
 		{"Service.RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET"},
 		{"Service.RuntimeDirectory", "proxypair"},
+		{"Service.MemoryMax", "128M"},
+		{"Service.TasksMax", "64"},
 		{"Install.WantedBy", "multi-user.target"},
 	}
 	for _, w := range want {
@@ -204,6 +256,12 @@ func TestProxypairUnitContract(t *testing.T) {
 	if v := got["Service.WatchdogSec"]; len(v) != 1 || v[0] == "0" || v[0] == "" {
 		t.Errorf("Service.WatchdogSec = %q, want one non-zero value", v)
 	}
+	// Least privilege: the proxypair group alone reaches HAProxy's socket for
+	// proxypair (level user); any other group (haproxy: the operators' admin
+	// socket) is a privilege it must not need.
+	if v, ok := got["Service.SupplementaryGroups"]; ok {
+		t.Errorf("Service.SupplementaryGroups = %q: proxypair needs no group but its own", v)
+	}
 	// proxypair must keep running (and advertise low priority) when HAProxy
 	// is down: no hard dependency on it.
 	for _, k := range []string{"Unit.Requires", "Unit.BindsTo", "Unit.Requisite", "Unit.PartOf"} {
@@ -213,10 +271,10 @@ func TestProxypairUnitContract(t *testing.T) {
 	}
 }
 
-// hermeticCopy writes the unit into a temp dir with every command that
-// points into /usr/local replaced by a stub executable, because verify
-// checks that ExecStart= and friends exist. Nothing else changes; the test
-// asserts exactly those lines differ.
+// hermeticCopy writes the unit into a temp dir with every command the
+// package installs (/usr/bin/proxypair, /usr/libexec/proxypair/*) replaced by a
+// stub executable, because verify checks that ExecStart= and friends exist.
+// Nothing else changes; the test asserts exactly those lines differ.
 func hermeticCopy(t *testing.T, unit string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -228,7 +286,7 @@ func hermeticCopy(t *testing.T, unit string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`(?m)^(Exec[A-Za-z]+=[-+!@:]*)/usr/local/s?bin/[a-z0-9-]+`)
+	re := regexp.MustCompile(`(?m)^(Exec[A-Za-z]+=[-+!@:]*)(/usr/bin/proxypair|/usr/libexec/proxypair/[a-z0-9-]+)\b`)
 	copied := re.ReplaceAll(orig, []byte("${1}"+stub))
 	origLines, copyLines := strings.Split(string(orig), "\n"), strings.Split(string(copied), "\n")
 	changed := 0
@@ -241,7 +299,7 @@ func hermeticCopy(t *testing.T, unit string) string {
 		}
 	}
 	if changed == 0 {
-		t.Fatalf("%s: no Exec line points into /usr/local; update hermeticCopy", unit)
+		t.Fatalf("%s: no Exec line runs a program of the package; update hermeticCopy", unit)
 	}
 	path := filepath.Join(dir, unit) // verify derives the unit name from it
 	if err := os.WriteFile(path, copied, 0o644); err != nil {

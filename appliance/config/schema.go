@@ -64,7 +64,7 @@ var schema = []field{
 	restart(integer("health.fall", 1, func(c *Config) *int { return &c.Health.Fall })),
 	restart(integer("health.rise", 2, func(c *Config) *int { return &c.Health.Rise })),
 	integer("health.weight", -254, func(c *Config) *int { return &c.Health.Weight }),
-	restart(str("health.haproxy.socket", "/run/haproxy/admin.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket })),
+	restart(str("health.haproxy.socket", "/run/haproxy/proxypair.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket })),
 	restart(strs("health.haproxy.backends", func(c *Config) *[]string { return &c.Health.HAProxy.Backends })),
 	restart(integer("health.haproxy.min_servers_up", 1, func(c *Config) *int { return &c.Health.HAProxy.MinServersUp })),
 	restart(str("health.haproxy.systemd_unit", "", func(c *Config) *string { return &c.Health.HAProxy.SystemdUnit })),
