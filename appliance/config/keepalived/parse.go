@@ -103,6 +103,8 @@ const (
 	maxLineLen      = 64 << 10
 	maxExpansions   = 32
 	maxStatements   = 1 << 20
+	maxExpanded     = 1 << 16 // lines produced by parameters
+	maxFiles        = 1 << 10 // files read, includes counted each time
 )
 
 // Parse reads the keepalived config at path, with its includes, into
@@ -154,7 +156,8 @@ type reader struct {
 	fileNames []string
 	warnings  []Warning
 	// warned keeps one warning per kind of unsupported feature.
-	warned map[string]bool
+	warned   map[string]bool
+	expanded int // lines that parameters were expanded in
 }
 
 func (r *reader) warnOnce(kind string, w Warning) {
@@ -269,8 +272,17 @@ func (r *reader) process(pos Pos, text string, depth, expansions int) error {
 		return nil
 	}
 	if len(r.defs) > 0 && strings.Contains(text, "$") {
-		expanded, changed := r.expand(pos, text)
+		expanded, changed, err := r.expand(pos, text)
+		if err != nil {
+			return err
+		}
 		if changed {
+			// Multi-line parameters naming multi-line parameters multiply
+			// the lines: bound the work, not only the depth.
+			r.expanded++
+			if r.expanded > maxExpanded {
+				return &ParseError{Pos: pos, Msg: fmt.Sprintf("parameters expand into more than %d lines", maxExpanded)}
+			}
 			if expansions >= maxExpansions {
 				return &ParseError{Pos: pos, Msg: "parameters expand into parameters too deeply (a parameter defined by itself?)"}
 			}
@@ -351,7 +363,7 @@ func paramName(s string) string {
 // expand replaces defined parameters: ${NAME} anywhere, $NAME when
 // followed by whitespace or the end of the line. Replacement is
 // recursive (a value may name parameters), as in keepalived.
-func (r *reader) expand(pos Pos, text string) (string, bool) {
+func (r *reader) expand(pos Pos, text string) (string, bool, error) {
 	changed := false
 	for range maxExpansions {
 		var b strings.Builder
@@ -388,11 +400,10 @@ func (r *reader) expand(pos Pos, text string) (string, bool) {
 		changed = true
 		text = b.String()
 		if len(text) > maxLineLen {
-			r.warnOnce("expansion", Warning{Pos: pos, Keyword: "$", Message: fmt.Sprintf("parameters expand to more than %d bytes; expansion stopped", maxLineLen)})
-			break
+			return "", false, &ParseError{Pos: pos, Msg: fmt.Sprintf("parameters expand to more than %d bytes (a parameter that grows on every expansion?)", maxLineLen)}
 		}
 	}
-	return text, changed
+	return text, changed, nil
 }
 
 // includeTarget recognises keepalived's include lines: "include PATTERN",
@@ -425,7 +436,7 @@ func (r *reader) include(pos Pos, pattern string, depth int) error {
 		m, err := r.files.Glob(p)
 		if err != nil {
 			r.warnings = append(r.warnings, Warning{Pos: pos, Keyword: "include", Message: fmt.Sprintf("bad pattern %q: %v", p, err)})
-			continue
+			return nil
 		}
 		matches = append(matches, m...)
 	}
@@ -435,6 +446,9 @@ func (r *reader) include(pos Pos, pattern string, depth int) error {
 		return nil
 	}
 	for _, m := range matches {
+		if len(r.fileNames) >= maxFiles {
+			return &ParseError{Pos: pos, Msg: fmt.Sprintf("more than %d files included (does a file include itself?)", maxFiles)}
+		}
 		data, err := r.files.ReadFile(m)
 		if err != nil {
 			r.warnings = append(r.warnings, Warning{Pos: pos, Keyword: "include", Message: fmt.Sprintf("skipped: %v", err)})

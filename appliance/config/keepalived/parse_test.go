@@ -139,6 +139,8 @@ func TestParseErrors(t *testing.T) {
 		{"{ after }", "a {\n} {\n}\n", "k.conf:2: '{' with no keyword"},
 		{"unterminated quote", "a\nscript \"killall -0 haproxy\n", "k.conf:2: unterminated quote"},
 		{"parameter defined by itself", "$A=$A x\nv $A\n", "k.conf:2: parameters expand"},
+		{"parameter that doubles itself", "$A=${A}${A}\nv $A\n", "k.conf:2: parameters expand to more than"},
+		{"unterminated quote in a continued definition", "$A=x \\\n \"y\n", "k.conf:2: unterminated quote"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseBytes("k.conf", []byte(tc.in), ParseOptions{Files: memFiles{}})
@@ -152,13 +154,13 @@ func TestParseErrors(t *testing.T) {
 
 func TestInclude(t *testing.T) {
 	files := memFiles{
-		"/etc/keepalived/keepalived.conf": "global_defs {\n  router_id a\n}\ninclude conf.d/*.conf\nincluder /etc/keepalived/{x,y}.inc\ninclude missing/*.conf\n",
-		"/etc/keepalived/conf.d/20-b.conf":  "vrrp_instance B {\n  include ../vips.part\n}\n",
-		"/etc/keepalived/conf.d/10-a.conf":  "vrrp_script chk {\n}\n",
-		"/etc/keepalived/vips.part":         "virtual_ipaddress {\n  10.0.0.1/24\n}\n",
-		"/etc/keepalived/y.inc":             "y 1\n",
-		"/etc/keepalived/x.inc":             "x 1\n",
-		"/etc/keepalived/conf.d/notes.txt":  "not included\n",
+		"/etc/keepalived/keepalived.conf":  "global_defs {\n  router_id a\n}\ninclude conf.d/*.conf\nincluder /etc/keepalived/{x,y}.inc\ninclude missing/*.conf\n",
+		"/etc/keepalived/conf.d/20-b.conf": "vrrp_instance B {\n  include ../vips.part\n}\n",
+		"/etc/keepalived/conf.d/10-a.conf": "vrrp_script chk {\n}\n",
+		"/etc/keepalived/vips.part":        "virtual_ipaddress {\n  10.0.0.1/24\n}\n",
+		"/etc/keepalived/y.inc":            "y 1\n",
+		"/etc/keepalived/x.inc":            "x 1\n",
+		"/etc/keepalived/conf.d/notes.txt": "not included\n",
 	}
 	tree, err := Parse("/etc/keepalived/keepalived.conf", ParseOptions{Files: files})
 	if err != nil {
@@ -180,6 +182,39 @@ func TestInclude(t *testing.T) {
 		"/etc/keepalived/vips.part", "/etc/keepalived/x.inc", "/etc/keepalived/y.inc"}
 	if !slices.Equal(tree.Files, wantFiles) {
 		t.Errorf("files %v\nwant %v", tree.Files, wantFiles)
+	}
+}
+
+// TestParametersThatMultiply: multi-line parameters that name multi-line
+// parameters multiply the lines (3^20 here); the reader gives up quickly.
+func TestParametersThatMultiply(t *testing.T) {
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, "$P%d=$P%d \\\n$P%d \\\n$P%d\n", i, i+1, i+1, i+1)
+	}
+	b.WriteString("$P20=x\nv $P0\n")
+	_, err := ParseBytes("k.conf", []byte(b.String()), ParseOptions{Files: memFiles{}})
+	if err == nil || !strings.Contains(err.Error(), "k.conf:62: parameters expand into more than") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// failingFiles reads nothing but what it globs.
+type failingFiles struct{ memFiles }
+
+func (failingFiles) ReadFile(name string) ([]byte, error) {
+	return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrPermission}
+}
+
+func TestIncludeProblems(t *testing.T) {
+	files := failingFiles{memFiles{"/k/a.conf": ""}}
+	tree, err := ParseBytes("/k/k.conf", []byte("include a.conf\ninclude /k/[\n"), ParseOptions{Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tree.Warnings) != 2 || !strings.Contains(tree.Warnings[0].String(), "/k/k.conf:1: include: skipped: read /k/a.conf: permission denied") ||
+		!strings.Contains(tree.Warnings[1].String(), "/k/k.conf:2: include: bad pattern") {
+		t.Errorf("warnings:\n%s", warningText(tree.Warnings))
 	}
 }
 
