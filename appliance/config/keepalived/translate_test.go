@@ -482,6 +482,8 @@ var rows = []row{
 		opt:  Options{PeerPriority: 100},
 		want: map[string]string{"vrrp.peer_priority": "100"},
 		warn: []ww{{"chk_haproxy", 13, "weight -20 never moves the VIP: when vrrp_script chk_haproxy fails on the MASTER, this node, keepalived lowers its priority from 200 to 180, not below the BACKUP's 100", false}}},
+	{name: "known peer: weight that only ties", conf: strings.Replace(strings.Replace(tracking(`"pidof haproxy"`), "interval 2", "weight -1", 1), "priority 100", "priority 101", 1),
+		opt: Options{PeerPriority: 100}, warn: []ww{{"chk_haproxy", 13, "from 101 to 100, not below the BACKUP's 100", false}}},
 	{name: "known peer: weight larger than the gap", conf: strings.Replace(strings.Replace(tracking(`"pidof haproxy"`), "interval 2", "weight -150", 1), "priority 100", "priority 200", 1),
 		opt: Options{PeerPriority: 100}, quiet: []string{"chk_haproxy"}},
 	{name: "known peer, this node the backup", conf: strings.Replace(tracking(`"pidof haproxy"`), "interval 2", "weight -20", 1),
