@@ -24,7 +24,7 @@ func FuzzImport(f *testing.F) {
 		f.Add(data)
 	}
 	for _, s := range []string{
-		inst("state master", "include inc.conf", `notify "a\rb"`, "track_script {\n chk\n}"),
+		inst("state master", "notify \"a\rb\"", "track_script {\n chk\n}"),
 		"$A=${A}x\ninclude inc.conf\ninclude inc.conf\n" + inst("priority $A"),
 		"vrrp_script chk {\n script \"/bin/sh -c 'kill -0 `cat /run/haproxy.pid`'\"\n weight -2\n}\n" + inst("track_script { chk weight 3 }"),
 		"vrrp_instance \"a\u2028b\" {\n virtual_ipaddress {\n 10.0.0.1 label \"x\ny\"\n}\n}\n",
