@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -461,22 +462,20 @@ func (tr *translator) priority(inst, s *Statement) {
 
 func (tr *translator) versionAndTimer(version, advert *Statement) {
 	c := tr.res.Config
-	c.VRRP.Version = 2
-	switch g := tr.global("vrrp_version"); {
-	case version != nil && (version.Arg(1) == "2" || version.Arg(1) == "3"):
-		c.VRRP.Version = int(version.Arg(1)[0] - '0')
-		tr.from("vrrp.version", version)
-	case version != nil:
-		tr.warn(version, "%q is not 2 or 3: keepalived ignores it", version.Arg(1))
-		fallthrough
-	case g != nil:
-		if g != nil && (g.Arg(1) == "2" || g.Arg(1) == "3") {
-			c.VRRP.Version = int(g.Arg(1)[0] - '0')
-			tr.from("vrrp.version", g)
-		} else if g != nil {
-			tr.warn(g, "%q is not 2 or 3: keepalived ignores it", g.Arg(1))
+	// The instance's version, else global_defs' vrrp_version, else 2;
+	// keepalived ignores a value other than 2 or 3.
+	valid := func(s *Statement) *Statement {
+		if s != nil && s.Arg(1) != "2" && s.Arg(1) != "3" {
+			tr.warn(s, "%q is not 2 or 3: keepalived ignores it", s.Arg(1))
+			return nil
 		}
-	default:
+		return s
+	}
+	c.VRRP.Version = 2
+	if s := cmp.Or(valid(version), valid(tr.global("vrrp_version"))); s != nil {
+		c.VRRP.Version = int(s.Arg(1)[0] - '0')
+		tr.from("vrrp.version", s)
+	} else {
 		tr.comment("vrrp.version", "keepalived's default (no version or vrrp_version)")
 	}
 
