@@ -227,6 +227,19 @@ func TestIncludeLoop(t *testing.T) {
 	}
 }
 
+// TestTooManyFiles: a wide include (here 1100 files) is refused rather
+// than read on and on.
+func TestTooManyFiles(t *testing.T) {
+	files := memFiles{"/k/a.conf": "include d/*.conf\n"}
+	for i := range 1100 {
+		files[fmt.Sprintf("/k/d/%04d.conf", i)] = "x 1\n"
+	}
+	_, err := Parse("/k/a.conf", ParseOptions{Files: files})
+	if err == nil || !strings.Contains(err.Error(), "/k/a.conf:1: more than 1024 files included") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	_, err := Parse("/nonexistent/keepalived.conf", ParseOptions{})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/keepalived.conf") {

@@ -235,6 +235,9 @@ var rows = []row{
 			"vrrp.advert_interval": "1s", "vrrp.preempt": "true", "vrrp.auth_pass": "", "vrrp.virtual_ips": "[198.18.0.100/24]", "health.enabled": "false"},
 		warn: []ww{{"vrrp_instance", 1, "no vrrp_script or track_process watches HAProxy", false}}},
 	{name: "state MASTER", conf: inst("state MASTER"), quiet: []string{"state"}},
+	// Found by FuzzImport: YAML refuses C1 control characters even in
+	// comments.
+	{name: "instance name with a C1 control character", conf: strings.Replace(inst(), "VI_1", "VI\u009b1", 1)},
 	{name: "instance without a name", conf: strings.Replace(inst(), "VI_1", "", 1), warn: []ww{{"vrrp_instance", 1, "has no name", false}}},
 	{name: "state BACKUP", conf: inst("state BACKUP"), quiet: []string{"state"}},
 	{name: "state master in lower case", conf: inst("state master"),

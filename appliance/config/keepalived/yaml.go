@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/proxypair/proxypair/appliance/config"
 )
@@ -209,13 +210,14 @@ func yamlString(s string) string {
 	return strconv.Quote(s)
 }
 
-// sanitize keeps a comment on one line: keepalived text could hold
-// characters YAML reads as line breaks.
+// sanitize keeps a comment on one line and readable by YAML: keepalived
+// text could hold line breaks YAML knows (\r, U+2028), or control
+// characters it refuses anywhere (C0, C1).
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 || r == 0xfeff {
-			return '?'
+		if r == '\t' || unicode.IsPrint(r) {
+			return r
 		}
-		return r
+		return '?'
 	}, s)
 }
