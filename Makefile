@@ -23,6 +23,7 @@ fuzz:
 	go test ./appliance/vrrp -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME)
 	go test ./healthcheck -run '^$$' -fuzz '^FuzzParseInfoStat$$' -fuzztime $(FUZZTIME)
 	go test ./appliance/fsm -run '^$$' -fuzz '^FuzzRouter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	go test ./appliance/config/keepalived -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME)
 
 lab:
 	scripts/lab.sh

@@ -447,3 +447,14 @@ func TestEnvName(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultsMatchLoad: Defaults is what Load gives for an empty file.
+func TestDefaultsMatchLoad(t *testing.T) {
+	clearEnv(t)
+	file := writeYAML(t, "{}\n")
+	c, _ := load(t, Source{File: file})
+	c.File = ""
+	if diff := cmp.Diff(Defaults(), c, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("Defaults() differs from Load of an empty file (-Defaults +Load):\n%s", diff)
+	}
+}

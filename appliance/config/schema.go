@@ -88,6 +88,21 @@ func Keys() []string {
 	return keys
 }
 
+// Defaults returns a Config with every key at its default, as Load would
+// give with no file, no environment and no flags. Programs that build a
+// Config themselves (the keepalived importer) start from it.
+func Defaults() *Config {
+	c := &Config{}
+	for _, f := range schema {
+		if err := f.set(c, f.def); err != nil {
+			// A default that does not parse is a bug in the schema, caught
+			// by TestDefaultsMatchLoad.
+			panic("config: default of " + f.key + ": " + err.Error())
+		}
+	}
+	return c
+}
+
 // EnvName is the environment variable that sets key, e.g. vrrp.priority →
 // PROXYPAIR_VRRP_PRIORITY.
 func EnvName(key string) string {

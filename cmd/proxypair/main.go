@@ -20,6 +20,7 @@ import (
 
 	"github.com/proxypair/proxypair/appliance"
 	"github.com/proxypair/proxypair/appliance/config"
+	"github.com/proxypair/proxypair/appliance/config/keepalived"
 	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/appliance/sdnotify"
 )
@@ -88,7 +89,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		"config file (default $"+config.EnvConfigFile+", then "+config.DefaultFile+")")
 	root.PersistentFlags().StringArrayVar(&f.set, "set", nil,
 		"override a config key, e.g. --set vrrp.priority=150 (repeatable; beats the environment and the file)")
-	root.AddCommand(runCmd(&f), validateCmd(&f), statusCmd(&f), cleanupCmd(&f), versionCmd())
+	root.AddCommand(runCmd(&f), validateCmd(&f), statusCmd(&f), cleanupCmd(&f), importCmd(), versionCmd())
 	return root
 }
 
@@ -244,6 +245,68 @@ anyway.`,
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "remove the VIPs even while a daemon runs for this interface and VRID")
 	return cmd
+}
+
+func importCmd() *cobra.Command {
+	imp := &cobra.Command{
+		Use:   "import",
+		Short: "Translate another VRRP daemon's config into a proxypair config",
+		Args:  cobra.NoArgs,
+	}
+	var opt keepalived.Options
+	ka := &cobra.Command{
+		Use:   "keepalived FILE",
+		Short: "Print a proxypair config (YAML) for one vrrp_instance of a keepalived.conf; warnings go to stderr",
+		Long: `Reads a keepalived.conf (keepalived 1.3 to 2.x, with its includes) and prints an
+equivalent proxypair config on standard output, each value commented with the
+keepalived line it came from. Everything that does not translate is a warning
+on standard error naming the keyword and file:line. Exit status 0 (warnings
+allowed), 1 when the file cannot be read or translated into a valid config.
+
+  proxypair import keepalived /etc/keepalived/keepalived.conf > /etc/proxypair/proxypair.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("config-id") {
+				opt.ConfigID = hostConfigID()
+			}
+			res, err := keepalived.Import(args[0], opt)
+			if err != nil {
+				return err
+			}
+			stderr := cmd.ErrOrStderr()
+			for _, w := range res.Warnings {
+				fmt.Fprintln(stderr, w)
+			}
+			if _, err := cmd.OutOrStdout().Write(res.YAML()); err != nil {
+				return err
+			}
+			problems := config.Validate(res.Config)
+			for _, p := range problems {
+				fmt.Fprintln(stderr, "config:", p)
+			}
+			if !config.Valid(problems) {
+				fmt.Fprintln(stderr, "proxypair: the translated config is not valid: fix the keys named above")
+				return exitError(1)
+			}
+			return nil
+		},
+	}
+	ka.Flags().StringVar(&opt.Instance, "instance", "", "the vrrp_instance to translate (default: the first)")
+	ka.Flags().IntVar(&opt.PeerPriority, "peer-priority", 0, "the other node's keepalived priority: checks that track_script weights move the VIP, and sets vrrp.peer_priority")
+	ka.Flags().StringVar(&opt.ConfigID, "config-id", "", "keepalived's --config-id for lines starting @ID (default: this host's name, as keepalived)")
+	imp.AddCommand(ka)
+	return imp
+}
+
+// hostConfigID is keepalived's default config-id: the host name up to the
+// first dot.
+func hostConfigID() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	id, _, _ := strings.Cut(h, ".")
+	return id
 }
 
 func versionCmd() *cobra.Command {
