@@ -50,6 +50,15 @@ type ARP interface {
 	Close() error
 }
 
+// ARPWatch reports gratuitous ARPs other hosts send for our VIPs
+// (garp.Watcher): a stopping master's proof that the peer holds them.
+type ARPWatch interface {
+	// Next blocks until another host announces one of vips; it fails once
+	// the ARPWatch is closed.
+	Next(vips []netip.Addr) (netip.Addr, error)
+	Close() error
+}
+
 // WatchFunc starts watching the interface (ifwatch.Watch): it returns the
 // link's state now, then calls onLink with every change and onAddrs when
 // its addresses may have changed, until ctx ends.

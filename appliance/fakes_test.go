@@ -25,8 +25,62 @@ import (
 // lan is an in-memory Ethernet segment: what one conn sends, every other
 // attached conn receives (multicast) or the addressed one (unicast).
 type lan struct {
-	mu    sync.Mutex
-	conns []*fakeConn
+	mu       sync.Mutex
+	conns    []*fakeConn
+	watchers []*fakeARPWatch
+}
+
+// garp delivers a gratuitous ARP from one node's ARP to every other node's
+// watcher.
+func (l *lan) garp(from *fakeARP, a netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, w := range l.watchers {
+		if w.owner == from {
+			continue
+		}
+		select {
+		case w.ch <- a:
+		default:
+		}
+	}
+}
+
+// fakeARPWatch is a node's watcher of the LAN's gratuitous ARPs.
+type fakeARPWatch struct {
+	owner  *fakeARP
+	ch     chan netip.Addr
+	closed chan struct{}
+	once   sync.Once
+}
+
+// watchARP is env.watchARP for a node whose ARPs are arp.
+func (l *lan) watchARP(arp *fakeARP) func() (ARPWatch, error) {
+	return func() (ARPWatch, error) {
+		w := &fakeARPWatch{owner: arp, ch: make(chan netip.Addr, 64), closed: make(chan struct{})}
+		l.mu.Lock()
+		l.watchers = append(l.watchers, w)
+		l.mu.Unlock()
+		return w, nil
+	}
+}
+
+func (w *fakeARPWatch) Next(vips []netip.Addr) (netip.Addr, error) {
+	for {
+		select {
+		case a := <-w.ch:
+			if slices.Contains(vips, a) {
+				return a, nil
+			}
+		case <-w.closed:
+			return netip.Addr{}, net.ErrClosed
+		}
+	}
+}
+
+func (w *fakeARPWatch) Close() error {
+	w.once.Do(func() { close(w.closed) })
+	return nil
 }
 
 func (l *lan) deliver(from *fakeConn, payload []byte, dst netip.Addr) {
@@ -265,6 +319,7 @@ func (f *fakeAddrs) String() string {
 // fakeARP records gratuitous ARPs with their (virtual) send times, and
 // which opening of the socket (the MAC) each came from.
 type fakeARP struct {
+	lan   *lan // nil: ARPs go nowhere
 	mu    sync.Mutex
 	sent  []time.Time
 	addrs []netip.Addr
@@ -284,12 +339,16 @@ type arpHandle struct{ f *fakeARP }
 
 func (h arpHandle) Send(a netip.Addr) error {
 	h.f.mu.Lock()
-	defer h.f.mu.Unlock()
 	if h.f.fail != nil {
+		h.f.mu.Unlock()
 		return h.f.fail
 	}
 	h.f.sent = append(h.f.sent, time.Now())
 	h.f.addrs = append(h.f.addrs, a)
+	h.f.mu.Unlock()
+	if h.f.lan != nil {
+		h.f.lan.garp(h.f, a)
+	}
 	return nil
 }
 

@@ -24,6 +24,7 @@ type env struct {
 	addrs    AddrTable
 	label    string // the address label that marks our VIPs
 	openARP  func() (ARP, error)
+	watchARP func() (ARPWatch, error) // nil: a stop waits for the peer's second advert
 	watch    WatchFunc
 	notifier Notifier
 	claimer  Claimer // nil: the network follows gratuitous ARP
@@ -41,6 +42,7 @@ type (
 	vipsEvent   struct{ s vipState }
 	cloudEvent  struct{ c control.Cloud }
 	healthEvent struct{ h healthcheck.Event }
+	takenEvent  struct{} // a peer announced one of our VIPs while we stop
 	callEvent   struct {
 		f    func(now time.Time)
 		done chan struct{}
@@ -103,7 +105,8 @@ type instance struct {
 	healthWhy   string
 	healthSince time.Time
 
-	armed time.Time // the deadline the timer is set to; zero = stopped
+	armed     time.Time // the deadline the timer is set to; zero = stopped
+	stopWatch ARPWatch  // while stopping as master: the peer's ARPs
 }
 
 // maxTransitions is how many state changes the status keeps.
@@ -228,6 +231,11 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 		case <-done:
 			done = nil
 			in.notifier.Stopping()
+			if in.r.State() == fsm.Master {
+				// Listen before the priority-0 adverts go: the peer may
+				// announce the VIPs within microseconds of them.
+				in.watchTakeover(effects)
+			}
 			in.step(time.Now(), fsm.Shutdown{})
 		case ev := <-in.events:
 			in.handle(ev)
@@ -259,6 +267,8 @@ func (in *instance) handle(ev event) {
 		in.cloud = ev.c
 	case healthEvent:
 		in.healthChanged(now, ev.h)
+	case takenEvent:
+		in.step(now, fsm.PeerAnnounced{})
 	case callEvent:
 		ev.f(now)
 		close(ev.done)
@@ -291,6 +301,28 @@ func (in *instance) tick() {
 		}
 	}
 	in.step(time.Now(), fsm.Timeout{})
+}
+
+// watchTakeover listens, while we stop as master, for the peer's
+// gratuitous ARP for one of our VIPs: the proof that it holds them, so we
+// can drop ours with no gap and no overlap.
+func (in *instance) watchTakeover(ctx context.Context) {
+	if in.watchARP == nil {
+		return
+	}
+	w, err := in.watchARP()
+	if err != nil {
+		in.log.Warn("cannot watch for the peer's gratuitous ARPs; the stop waits for its second advert", "err", err)
+		return
+	}
+	in.stopWatch = w
+	vips := vipAddrs(in.cfg.VirtualIPs)
+	go func() {
+		if a, err := w.Next(vips); err == nil {
+			in.log.Debug("the peer announced a VIP", "vip", a)
+			in.post(ctx, takenEvent{})
+		}
+	}()
 }
 
 // call runs f on the loop and waits for it.
@@ -514,6 +546,9 @@ func (in *instance) statusLine() string {
 // close the sockets.
 func (in *instance) finish() {
 	defer in.closeConn()
+	if in.stopWatch != nil {
+		in.stopWatch.Close()
+	}
 	in.keeper.want(nil, nil)
 	deadline := time.NewTimer(finishWait)
 	defer deadline.Stop()

@@ -103,6 +103,10 @@ func startNodeEnv(t *testing.T, l *lan, addr string, cfg config.VRRP, change fun
 		},
 		addrs: n.vips, label: testLabel, openARP: n.arp.open, watch: n.watch.watch, notifier: n.notify,
 	}
+	if l != nil {
+		n.arp.lan = l
+		e.watchARP = l.watchARP(n.arp)
+	}
 	if change != nil {
 		change(&e)
 	}

@@ -147,7 +147,8 @@ func openHost(v config.VRRP, log *slog.Logger) (env, error) {
 		openConn: func(multicast bool) (Conn, error) {
 			return netio.Listen(netio.Options{Interface: v.Interface, Source: src, Multicast: multicast})
 		},
-		openARP: openARP,
+		openARP:  openARP,
+		watchARP: func() (ARPWatch, error) { return garp.Watch(v.Interface) },
 		watch: func(ctx context.Context, onLink func(ifwatch.Link), onAddrs func()) (ifwatch.Link, error) {
 			return ifwatch.Watch(ctx, ifwatch.Options{Interface: v.Interface, Log: log, OnLink: onLink, OnAddrs: onAddrs})
 		},

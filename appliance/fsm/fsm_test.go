@@ -462,9 +462,38 @@ func TestScenarios(t *testing.T) {
 				{at: 4300 * time.Millisecond, in: VIPsFailed{}, state: Stopping, next: 5100 * time.Millisecond},
 				{at: 4300 * time.Millisecond, in: Shutdown{}, state: Stopping, next: 5100 * time.Millisecond},
 				{at: 4300 * time.Millisecond, in: Startup{}, state: Stopping, next: 5100 * time.Millisecond},
-				{at: 4609375 * time.Microsecond, in: adv(addrLow, 100), want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Stopping, Initialize, ReasonPeerTookOver)),
+				// The new master's first advert may come before it has the
+				// VIPs (keepalived 1.3.9 adds them one interval later): the
+				// wait now covers that interval.
+				{at: 4609375 * time.Microsecond, in: adv(addrLow, 100), state: Stopping, next: 5709375 * time.Microsecond, check: wantVIPs(vipA)},
+				// Its second advert: it holds them.
+				{at: 5609375 * time.Microsecond, in: adv(addrLow, 100), want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Stopping, Initialize, ReasonPeerTookOver)),
 					state: Initialize, next: noDeadline, check: wantVIPs()},
-				{at: 5 * time.Second, in: Timeout{}, state: Initialize, next: noDeadline},
+				{at: 6 * time.Second, in: Timeout{}, state: Initialize, next: noDeadline},
+			}),
+		},
+		{
+			name: "shutdown from Master: the new master's gratuitous ARP ends the wait at once",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: Shutdown{}, want: acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, Stopping, ReasonShutdown)),
+					state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4609375 * time.Microsecond, in: adv(addrLow, 100), state: Stopping, next: 5709375 * time.Microsecond},
+				{at: 4609400 * time.Microsecond, in: PeerAnnounced{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Stopping, Initialize, ReasonPeerTookOver)),
+					state: Initialize, next: noDeadline},
+				// Outside Stopping it means nothing.
+				{at: 5 * time.Second, in: PeerAnnounced{}, state: Initialize, next: noDeadline},
+			}),
+		},
+		{
+			name: "shutdown from Master: a taker that never announces leaves after one of its intervals",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: Shutdown{}, want: acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, Stopping, ReasonShutdown)),
+					state: Stopping, next: 5100 * time.Millisecond},
+				{at: 4609375 * time.Microsecond, in: adv(addrLow, 100), state: Stopping, next: 5709375 * time.Microsecond},
+				{at: 5709375 * time.Microsecond, in: Timeout{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Stopping, Initialize, ReasonNoPeer)),
+					state: Initialize, next: noDeadline},
 			}),
 		},
 		{

@@ -714,7 +714,8 @@ func TestLANGracefulShutdownHandsOverAfterSkew(t *testing.T) {
 				ch(0, Initialize, Backup, ReasonStartup),
 				ch(tm.down(200), Backup, Master, ReasonMasterDown),
 				ch(stop, Master, Stopping, ReasonShutdown),
-				ch(handover+tm.latency, Stopping, Initialize, ReasonPeerTookOver))
+				// B's second advert (this LAN has no ARP).
+				ch(handover+tm.iv+tm.latency, Stopping, Initialize, ReasonPeerTookOver))
 			l.wantMaster(b)
 			if a.r.State() != Initialize || len(a.vips) > 0 {
 				t.Errorf("A is %v holding %v, want INIT holding nothing", a.r.State(), a.vips)

@@ -33,6 +33,7 @@ type Router struct {
 	masterDownAt time.Time // Backup: the Master_Down_Timer
 	adverAt      time.Time // Master: the Adver_Timer
 	stopAt       time.Time // Stopping: when we give up waiting for a taker
+	stopTaker    netip.Addr
 	cause        downCause
 
 	// preemptUntil is when preempt_delay ends; zero means the delay has
@@ -364,15 +365,31 @@ func (r *Router) shutdown(now time.Time) []Action {
 	return []Action{StateChanged{From: from, To: Initialize, Reason: ReasonShutdown}}
 }
 
-// stopping handles every input in Stopping: the new master's advertisement
-// or the end of the wait finishes the stop; a dead link finishes it at
-// once (nobody can hear us, and the VIPs serve nobody); anything else
-// waits.
+// stopping handles every input in Stopping. The new master holds the VIPs
+// once it announces them (its gratuitous ARP), or by its second
+// advertisement: its first can come before it adds them (keepalived 1.3.9
+// adds them one interval later), so the first only extends the wait to
+// cover that interval. The end of the wait finishes the stop whatever
+// happened; a dead link finishes it at once (nobody can hear us, and the
+// VIPs serve nobody); anything else waits.
 func (r *Router) stopping(now time.Time, in Input) []Action {
 	switch in := in.(type) {
+	case PeerAnnounced:
+		return r.stopped(ReasonPeerTookOver)
 	case AdvertReceived:
-		if in.Priority > 0 && in.Src != r.cfg.Addr {
+		if in.Priority == 0 || in.Src == r.cfg.Addr {
+			return nil
+		}
+		if r.stopTaker.IsValid() {
 			return r.stopped(ReasonPeerTookOver)
+		}
+		r.stopTaker = in.Src
+		iv := in.Interval
+		if iv <= 0 || r.cfg.Version != 3 {
+			iv = r.cfg.AdvertInterval
+		}
+		if d := now.Add(iv + handOverMargin); d.After(r.stopAt) {
+			r.stopAt = d
 		}
 	case Timeout:
 		if !now.Before(r.stopAt) {
@@ -387,7 +404,7 @@ func (r *Router) stopping(now time.Time, in Input) []Action {
 
 func (r *Router) stopped(why Reason) []Action {
 	r.state = Initialize
-	r.stopAt = time.Time{}
+	r.stopAt, r.stopTaker = time.Time{}, netip.Addr{}
 	return []Action{
 		DelVIPs{VIPs: slices.Clone(r.cfg.VIPs)},
 		StateChanged{From: Stopping, To: Initialize, Reason: why},

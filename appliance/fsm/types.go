@@ -85,8 +85,8 @@ const (
 	// ReasonVIPsFailed: Master → Backup because the VIPs could not be
 	// put on the interface (a resign).
 	ReasonVIPsFailed
-	// ReasonPeerTookOver: Stopping → Initialize on the new master's
-	// advertisement.
+	// ReasonPeerTookOver: Stopping → Initialize once the new master holds
+	// the VIPs (its gratuitous ARP, or its second advertisement).
 	ReasonPeerTookOver
 	// ReasonNoPeer: Stopping → Initialize because no peer took over
 	// within the hand-over wait.
@@ -127,9 +127,14 @@ type Startup struct{}
 
 // Shutdown stops the router gracefully (RFC §6.4 "Shutdown event"). A
 // Master sends ResignAdverts priority-0 advertisements and enters
-// Stopping, keeping the VIPs until a peer has taken over or the hand-over
-// wait has passed; any other state goes to Initialize at once.
+// Stopping, keeping the VIPs until a peer holds them (its gratuitous ARP,
+// PeerAnnounced, or its second advertisement) or the hand-over wait has
+// passed; any other state goes to Initialize at once.
 type Shutdown struct{}
+
+// PeerAnnounced says another host sent a gratuitous ARP for one of our
+// VIPs: it holds them now. It ends Stopping; elsewhere it means nothing.
+type PeerAnnounced struct{}
 
 // Timeout tells the router that the caller's timer reached NextDeadline.
 // An early or spurious Timeout does nothing.
@@ -170,6 +175,7 @@ func (Shutdown) isInput()       {}
 func (Timeout) isInput()        {}
 func (AdvertReceived) isInput() {}
 func (Health) isInput()         {}
+func (PeerAnnounced) isInput()  {}
 func (VIPsFailed) isInput()     {}
 func (VIPsHeld) isInput()       {}
 func (LinkDown) isInput()       {}

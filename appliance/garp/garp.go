@@ -6,9 +6,11 @@
 package garp
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -21,4 +23,17 @@ func Payload(mac net.HardwareAddr, vip netip.Addr) ([]byte, error) {
 		return nil, fmt.Errorf("garp: %v: %w", vip, err)
 	}
 	return p.MarshalBinary()
+}
+
+// peerGARP reports whether b, an ARP message, is a gratuitous ARP for one
+// of vips from a MAC address other than ours, and for which.
+func peerGARP(b []byte, ours net.HardwareAddr, vips []netip.Addr) (netip.Addr, bool) {
+	var p arp.Packet
+	if p.UnmarshalBinary(b) != nil || p.SenderIP != p.TargetIP || bytes.Equal(p.SenderHardwareAddr, ours) {
+		return netip.Addr{}, false
+	}
+	if !slices.Contains(vips, p.SenderIP) {
+		return netip.Addr{}, false
+	}
+	return p.SenderIP, true
 }

@@ -3,6 +3,7 @@
 package garp
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -50,7 +51,15 @@ func (s *Sender) Send(vip netip.Addr) error {
 	}
 	// Datagram socket: the kernel adds the Ethernet header for this
 	// destination and the socket's protocol (ETH_P_ARP).
-	if _, err := s.conn.WriteTo(b, &packet.Addr{HardwareAddr: ethernet.Broadcast}); err != nil {
+	to := &packet.Addr{HardwareAddr: ethernet.Broadcast}
+	_, err = s.conn.WriteTo(b, to)
+	if errors.Is(err, unix.ENETDOWN) {
+		// A packet socket keeps the error of the last time the link went
+		// down and hands it to the next send: that send reports it and
+		// sends nothing; the next one goes out.
+		_, err = s.conn.WriteTo(b, to)
+	}
+	if err != nil {
 		return fmt.Errorf("garp: sending for %v on %s: %w", vip, s.name, err)
 	}
 	return nil
@@ -58,3 +67,42 @@ func (s *Sender) Send(vip netip.Addr) error {
 
 // Close closes the socket.
 func (s *Sender) Close() error { return s.conn.Close() }
+
+// Watcher reports gratuitous ARPs that other hosts send for given
+// addresses: the proof that a peer now holds a VIP. It needs CAP_NET_RAW.
+type Watcher struct {
+	conn *packet.Conn
+	mac  net.HardwareAddr // ours: our own ARPs are not a peer's
+}
+
+// Watch opens an AF_PACKET socket on the interface that receives ARP.
+func Watch(ifname string) (*Watcher, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("garp: interface %q: %w", ifname, err)
+	}
+	conn, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_ARP, nil)
+	if err != nil {
+		return nil, fmt.Errorf("garp: opening packet socket on %s: %w", ifname, err)
+	}
+	return &Watcher{conn: conn, mac: ifi.HardwareAddr}, nil
+}
+
+// Next blocks until another host sends a gratuitous ARP (sender address
+// equal to target address) for one of vips, and returns that address. It
+// fails once the Watcher is closed.
+func (w *Watcher) Next(vips []netip.Addr) (netip.Addr, error) {
+	buf := make([]byte, 128)
+	for {
+		n, _, err := w.conn.ReadFrom(buf)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if a, ok := peerGARP(buf[:n], w.mac, vips); ok {
+			return a, nil
+		}
+	}
+}
+
+// Close closes the socket; a blocked Next returns an error.
+func (w *Watcher) Close() error { return w.conn.Close() }

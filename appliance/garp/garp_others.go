@@ -20,3 +20,17 @@ func (*Sender) Send(netip.Addr) error { return errors.New("garp: only implemente
 
 // Close does nothing outside Linux.
 func (*Sender) Close() error { return nil }
+
+// Watcher is unavailable outside Linux.
+type Watcher struct{}
+
+// Watch always fails outside Linux.
+func Watch(string) (*Watcher, error) { return nil, errors.New("garp: only implemented for Linux") }
+
+// Next always fails outside Linux.
+func (*Watcher) Next([]netip.Addr) (netip.Addr, error) {
+	return netip.Addr{}, errors.New("garp: only implemented for Linux")
+}
+
+// Close does nothing outside Linux.
+func (*Watcher) Close() error { return nil }

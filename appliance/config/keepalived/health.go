@@ -101,9 +101,10 @@ func (tr *translator) health(inst *Statement, tracks []*Statement) {
 		"a crash at once), frontends are open and backends have servers up, every health.interval (200ms)")
 	tr.comment("health.weight", "priority 1 while HAProxy is unhealthy: the peer always takes over, and this node",
 		"resigns at once (priority-0 adverts) instead of making the peer wait Master_Down")
-	tr.comment("health.haproxy.socket", "HAProxy's runtime API: `stats socket /run/haproxy/admin.sock level admin` in haproxy.cfg",
-		"(Ubuntu's default). Without it this node stays at priority 1 and never holds the VIP")
-	tr.note(haproxy[0].def, "proxypair asks HAProxy over its runtime API at health.haproxy.socket (/run/haproxy/admin.sock, Ubuntu's default stats socket): check that haproxy.cfg has it with level admin, or point the key at yours — without it this node never holds the VIP")
+	tr.comment("health.haproxy.socket", "proxypair's own HAProxy runtime API socket: add `stats socket /run/haproxy/proxypair.sock",
+		"mode 660 group proxypair level user` to haproxy.cfg (level user is all it needs). Without it this node",
+		"stays at priority 1 and never holds the VIP")
+	tr.note(haproxy[0].def, "proxypair asks HAProxy over its runtime API at health.haproxy.socket (/run/haproxy/proxypair.sock): add `stats socket /run/haproxy/proxypair.sock mode 660 group proxypair level user` to haproxy.cfg, or point the key at a socket you have — without it this node never holds the VIP")
 }
 
 // resolve finds what one track_script/track_process line refers to.
