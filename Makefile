@@ -1,10 +1,13 @@
 # proxypair: `make build` for the static binary, `make test` for every test
 # (as root: the network tests build namespaces), `make bench` for failover
-# timings side by side with keepalived.
+# timings side by side with keepalived, `make soak` for random faults.
 
 FUZZTIME ?= 60s
 
-.PHONY: build test lint fuzz bench lab image clean deb deb-lint
+.PHONY: build test lint fuzz bench soak lab image clean deb deb-lint
+
+DURATION ?= 30m
+SEED ?= 0
 
 # bin/proxypair (static, CGO_ENABLED=0, version and commit stamped) and bin/pplab.
 build:
@@ -30,6 +33,11 @@ lab:
 
 bench:
 	scripts/bench.sh
+
+# Random faults against a pair with HAProxy for DURATION (SEED 0: from the
+# clock); exits non-zero on any violation.
+soak:
+	DURATION=$(DURATION) SEED=$(SEED) scripts/soak.sh
 
 clean:
 	rm -rf bin

@@ -3,6 +3,7 @@
 //
 //	pplab demo      the lab's main job: a proxypair pair in network namespaces (scripts/lab.sh)
 //	pplab bench     failover outages, proxypair vs keepalived (make bench)
+//	pplab soak      random faults against a pair, checked after each (make soak)
 //	pplab advert    send hand-made VRRP adverts (tests)
 //	pplab wait-advert  wait for one advert from an address (the bench's phase lock)
 //	pplab probe     measure outages of a target, run inside a client namespace:
@@ -60,7 +61,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(newProbeCmd(stdout, stderr), newAdvertCmd(), newBenchCmd(stdout, stderr), newWaitAdvertCmd(),
 		newDemoCmd(stdout))
-	root.AddCommand(newServeCmd(stderr))
+	root.AddCommand(newServeCmd(stderr), newSoakCmd(stdout))
 	return root
 }
 
