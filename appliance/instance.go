@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"slices"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/proxypair/proxypair/appliance/fsm"
 	"github.com/proxypair/proxypair/appliance/ifwatch"
 	"github.com/proxypair/proxypair/appliance/netio"
-	"github.com/proxypair/proxypair/appliance/vrrp"
 	"github.com/proxypair/proxypair/healthcheck"
 )
 
@@ -303,28 +301,6 @@ func (in *instance) tick() {
 	in.step(time.Now(), fsm.Timeout{})
 }
 
-// watchTakeover listens, while we stop as master, for the peer's
-// gratuitous ARP for one of our VIPs: the proof that it holds them, so we
-// can drop ours with no gap and no overlap.
-func (in *instance) watchTakeover(ctx context.Context) {
-	if in.watchARP == nil {
-		return
-	}
-	w, err := in.watchARP()
-	if err != nil {
-		in.log.Warn("cannot watch for the peer's gratuitous ARPs; the stop waits for its second advert", "err", err)
-		return
-	}
-	in.stopWatch = w
-	vips := vipAddrs(in.cfg.VirtualIPs)
-	go func() {
-		if a, err := w.Next(vips); err == nil {
-			in.log.Debug("the peer announced a VIP", "vip", a)
-			in.post(ctx, takenEvent{})
-		}
-	}()
-}
-
 // call runs f on the loop and waits for it.
 func (in *instance) call(ctx context.Context, f func(now time.Time)) error {
 	done := make(chan struct{})
@@ -387,188 +363,6 @@ func (in *instance) apply(now time.Time, acts []fsm.Action) {
 			}
 		case fsm.StateChanged:
 			in.changed(now, a)
-		}
-	}
-}
-
-// wantVIPs hands the state machine's VIP set, and what it asks to
-// announce, to the keeper and the cloud claim.
-func (in *instance) wantVIPs(acts []fsm.Action) {
-	var announce []netip.Addr
-	heal := false
-	for _, a := range acts {
-		if a, ok := a.(fsm.Announce); ok {
-			announce = append(announce, a.VIPs...)
-			heal = heal || a.Heal
-		}
-	}
-	want := in.r.VIPs()
-	grew := slices.ContainsFunc(want, func(p netip.Prefix) bool { return !slices.Contains(in.postedVIPs, p) })
-	in.postedVIPs = want
-	in.keeper.want(want, announce)
-	if grew {
-		// A takeover: let the keeper add the VIPs and send the first
-		// ARPs now, before this loop logs and notifies.
-		runtime.Gosched()
-	}
-	if heal && in.claims != nil {
-		in.claims.verifySoon()
-	}
-	in.updateClaims()
-}
-
-// updateClaims tells the cloud claim which VIPs to keep routed here: the
-// ones wanted and actually held.
-func (in *instance) updateClaims() {
-	if in.claims == nil {
-		return
-	}
-	want := in.r.VIPs()
-	var held []netip.Addr
-	for _, p := range in.vips.Held {
-		if slices.Contains(want, p) {
-			held = append(held, p.Addr())
-		}
-	}
-	in.claims.set(held)
-}
-
-// vipsReported takes the keeper's view of the interface. A master that
-// cannot hold its VIPs gives the pair to its peer (the state machine
-// resigns); one that holds them all tells the state machine so.
-func (in *instance) vipsReported(now time.Time, s vipState) {
-	was := in.vips.problem()
-	in.vips = s
-	master := in.r.State() == fsm.Master
-	switch {
-	case s.Failed && master:
-		in.log.Error("cannot hold the VIPs: handing the pair to the peer", "missing", s.Missing, "err", s.Err,
-			"since", s.FailingSince, "reason", "vips_failed")
-		in.step(now, fsm.VIPsFailed{})
-	case master && len(s.Missing) == 0 && len(s.Wanted) > 0 && !in.heldTold:
-		in.heldTold = true
-		in.step(now, fsm.VIPsHeld{})
-	}
-	if in.r.State() != fsm.Master {
-		in.heldTold = false
-	}
-	in.updateClaims()
-	if p := in.vips.problem(); p != was {
-		if p == "" && was != "" {
-			in.log.Info("VIPs: the interface holds what it should again")
-		}
-		in.notifier.Status(in.statusLine())
-	}
-}
-
-func (in *instance) send(now time.Time, prio uint8, count int) {
-	if in.conn == nil {
-		return // no interface: nobody to tell
-	}
-	e := in.recv.expect
-	adv := vrrp.Advertisement{
-		Version:   e.Version,
-		Type:      vrrp.TypeAdvertisement,
-		VRID:      e.VRID,
-		Priority:  prio,
-		AuthType:  e.AuthType,
-		Interval:  in.cfg.AdvertInterval,
-		Addresses: e.Addresses,
-		AuthData:  e.AuthData,
-	}
-	dsts := in.recv.peers
-	if dsts == nil {
-		dsts = []netip.Addr{vrrp.MulticastGroup}
-	}
-	mode := vrrp.PseudoHeader
-	if in.cfg.V3Checksum == config.ChecksumMessageOnly {
-		mode = vrrp.MessageOnly
-	}
-	for _, dst := range dsts {
-		b, err := adv.Marshal(in.src, dst, mode)
-		if err != nil {
-			// Config validation rules out every encoding error; reaching
-			// this is a bug, but not one worth a crash.
-			in.log.Error("encoding advert", "err", err)
-			return
-		}
-		for range max(count, 1) {
-			if err := in.conn.Send(b, dst); err != nil {
-				in.sendErrs++
-				if ok, suppressed := in.errLog.allow(now, "send"); ok {
-					in.log.Error("sending advert failed", "to", dst, "err", err, "failures", in.sendErrs, "suppressed", suppressed)
-				}
-				continue
-			}
-			in.sent++
-		}
-	}
-}
-
-func (in *instance) changed(now time.Time, c fsm.StateChanged) {
-	in.since = now
-	in.transitions = append(in.transitions, control.Transition{
-		At: now, From: c.From.String(), To: c.To.String(), Reason: c.Reason.String(),
-	})
-	if n := len(in.transitions); n > maxTransitions {
-		in.transitions = slices.Delete(in.transitions, 0, n-maxTransitions)
-	}
-	attrs := []any{"from", c.From.String(), "to", c.To.String(), "reason", c.Reason.String(), "priority", in.r.Priority()}
-	if m := in.r.Master(); m.IsValid() {
-		attrs = append(attrs, "master", m)
-	}
-	in.log.Info("state changed", attrs...)
-	in.notifier.Status(in.statusLine())
-}
-
-// statusLine is the one-line state systemd shows (STATUS=), at most
-// maxStatusLine bytes.
-func (in *instance) statusLine() string {
-	line := in.r.State().String() + " prio " + itoa(int(in.r.Priority()))
-	switch {
-	case in.health == nil:
-	case in.healthy:
-		line += " haproxy ok"
-	default:
-		line += " haproxy DOWN: " + in.healthWhy
-	}
-	if p := in.vips.problem(); p != "" {
-		line += "; " + p
-	}
-	if _, until := in.r.Held(time.Now()); !until.IsZero() {
-		line += "; could not hold the VIPs: leaving them to the peer until " + until.UTC().Format("15:04:05Z")
-	}
-	return truncate(line, maxStatusLine)
-}
-
-// finish is the end of a stop: the state machine wants no VIP any more;
-// wait, bounded, for the keeper to confirm that none of ours is left, then
-// close the sockets.
-func (in *instance) finish() {
-	defer in.closeConn()
-	if in.stopWatch != nil {
-		in.stopWatch.Close()
-	}
-	in.keeper.want(nil, nil)
-	deadline := time.NewTimer(finishWait)
-	defer deadline.Stop()
-	for {
-		select {
-		case ev := <-in.events:
-			switch ev := ev.(type) {
-			case vipsEvent:
-				in.vips = ev.s
-				if s := ev.s; len(s.Wanted) == 0 && len(s.Stale) == 0 && s.Err == "" {
-					return
-				}
-			case callEvent:
-				ev.f(time.Now())
-				close(ev.done)
-			}
-		case <-deadline.C:
-			in.log.Error("stopping with VIPs of ours still on the interface; `proxypair cleanup` (ExecStopPost) removes them",
-				"stale", in.vips.Stale, "err", in.vips.Err)
-			return
 		}
 	}
 }

@@ -9,7 +9,44 @@ import (
 
 	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/control"
+	"github.com/proxypair/proxypair/appliance/fsm"
 )
+
+func (in *instance) changed(now time.Time, c fsm.StateChanged) {
+	in.since = now
+	in.transitions = append(in.transitions, control.Transition{
+		At: now, From: c.From.String(), To: c.To.String(), Reason: c.Reason.String(),
+	})
+	if n := len(in.transitions); n > maxTransitions {
+		in.transitions = slices.Delete(in.transitions, 0, n-maxTransitions)
+	}
+	attrs := []any{"from", c.From.String(), "to", c.To.String(), "reason", c.Reason.String(), "priority", in.r.Priority()}
+	if m := in.r.Master(); m.IsValid() {
+		attrs = append(attrs, "master", m)
+	}
+	in.log.Info("state changed", attrs...)
+	in.notifier.Status(in.statusLine())
+}
+
+// statusLine is the one-line state systemd shows (STATUS=), at most
+// maxStatusLine bytes.
+func (in *instance) statusLine() string {
+	line := in.r.State().String() + " prio " + itoa(int(in.r.Priority()))
+	switch {
+	case in.health == nil:
+	case in.healthy:
+		line += " haproxy ok"
+	default:
+		line += " haproxy DOWN: " + in.healthWhy
+	}
+	if p := in.vips.problem(); p != "" {
+		line += "; " + p
+	}
+	if _, until := in.r.Held(time.Now()); !until.IsZero() {
+		line += "; could not hold the VIPs: leaving them to the peer until " + until.UTC().Format("15:04:05Z")
+	}
+	return truncate(line, maxStatusLine)
+}
 
 // snapshot is the instance's part of the status document, from what the
 // loop already knows (the keeper's last report for the VIPs): it makes no
