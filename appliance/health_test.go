@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -147,6 +148,34 @@ func TestUnhealthyBackupOnlyLowersPriority(t *testing.T) {
 		}
 		if a.state(t) != "MASTER" {
 			t.Errorf("a: %s", a.state(t))
+		}
+	})
+}
+
+// TestUnhealthyMasterOfAPairHandsOverAtOnce: with one unicast peer (a
+// pair), the backup takes over the moment the unhealthy master's
+// priority-0 advert arrives, not Skew_Time later.
+func TestUnhealthyMasterOfAPairHandsOverAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		cfgA, cfgB := seedVRRP(200), seedVRRP(100)
+		cfgA.UnicastPeers = []netip.Addr{netip.MustParseAddr("198.18.0.2")}
+		cfgB.UnicastPeers = []netip.Addr{netip.MustParseAddr("198.18.0.1")}
+		a, ha := startHealthNode(t, l, "198.18.0.1", cfgA)
+		b, _ := startHealthNode(t, l, "198.18.0.2", cfgB)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		failed := time.Now()
+		ha.set(false, "haproxy socket: connection refused")
+		synctest.Wait()
+		if b.state(t) != "MASTER" || b.vips.String() != "eth1 198.18.0.100/24" {
+			t.Fatalf("b right after a resigned: %s %q", b.state(t), b.vips)
+		}
+		if got := b.lastChange(t).Sub(failed); got != 0 {
+			t.Errorf("b took over %v after a's verdict, want at once", got)
+		}
+		if a.state(t) != "BACKUP" || a.vips.String() != "eth1 " {
+			t.Errorf("a: %s %q", a.state(t), a.vips)
 		}
 	})
 }

@@ -144,6 +144,7 @@ func (in *instance) fsmConfig() fsm.Config {
 		Addr:           in.src,
 		VIPs:           slices.Clone(in.cfg.VirtualIPs),
 		HealthWeight:   in.weight,
+		Pair:           in.cfg.PairMode(),
 	}
 }
 

@@ -50,6 +50,11 @@ type VRRP struct {
 	// PeerPriority is the peer's configured priority, if known (0 = not
 	// known): validate then checks that health.weight hands it the VIP.
 	PeerPriority int
+	// Pair says the virtual router has exactly two members, this node and
+	// one peer: when the master resigns (a priority-0 advert) the backup
+	// takes over at once instead of after Skew_Time. Exactly one unicast
+	// peer implies it (see PairMode).
+	Pair bool
 	V3Checksum   string // ChecksumPseudoHeader or ChecksumMessageOnly
 	GARP         GARP
 }
@@ -125,3 +130,8 @@ func (p Problem) String() string {
 	}
 	return p.Key + ": " + p.Message
 }
+
+// PairMode reports whether the node may take over at once when the master
+// resigns: vrrp.pair, or exactly one unicast peer (then no third router can
+// be heard, so none can be waiting).
+func (v VRRP) PairMode() bool { return v.Pair || len(v.UnicastPeers) == 1 }

@@ -289,6 +289,7 @@ func TestBadConfigs(t *testing.T) {
 		{"peer is VIP", []string{"unicast_peers: [192.168.200.102]"}, "", nil, "vrrp.unicast_peers", "virtual IPs"},
 		{"source is VIP", []string{"source_ip: 192.168.200.102"}, "", nil, "vrrp.source_ip", "virtual IPs"},
 		{"checksum mode", []string{"v3_checksum: rfc"}, "", nil, "vrrp.v3_checksum", "not one of"},
+		{"pair of three", []string{"pair: true", "unicast_peers: [198.18.0.2, 198.18.0.3]"}, "", nil, "vrrp.pair", "exactly one peer"},
 		{"log level", nil, "log: {level: loud}\n", nil, "log.level", "not one of"},
 		{"relative socket", nil, "control: {socket: proxypair.sock}\n", nil, "control.socket", "absolute"},
 		{"bool", []string{"preempt: maybe"}, "", nil, "vrrp.preempt", "true or false"},
@@ -456,5 +457,23 @@ func TestDefaultsMatchLoad(t *testing.T) {
 	c.File = ""
 	if diff := cmp.Diff(Defaults(), c, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("Defaults() differs from Load of an empty file (-Defaults +Load):\n%s", diff)
+	}
+}
+
+func TestPairMode(t *testing.T) {
+	one := []netip.Addr{netip.MustParseAddr("198.18.0.2")}
+	two := append(one, netip.MustParseAddr("198.18.0.3"))
+	for _, tc := range []struct {
+		v    VRRP
+		want bool
+	}{
+		{VRRP{}, false},                  // multicast: a third router may listen
+		{VRRP{Pair: true}, true},         // said so
+		{VRRP{UnicastPeers: one}, true},  // one peer: nobody else can be heard
+		{VRRP{UnicastPeers: two}, false}, // several backups: Skew_Time picks the best
+	} {
+		if got := tc.v.PairMode(); got != tc.want {
+			t.Errorf("PairMode(%+v) = %v, want %v", tc.v, got, tc.want)
+		}
 	}
 }

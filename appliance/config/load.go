@@ -156,10 +156,15 @@ func isSection(k string) bool {
 	return slices.ContainsFunc(schema, func(f field) bool { return strings.HasPrefix(f.key, k+".") })
 }
 
-// suggest names the closest known key, for typos.
+// suggest names the closest known key, for typos: one the typed key is a
+// prefix of (a cut-off name), else the nearest by edit distance.
 func suggest(k string) string {
 	best, dist := "", 5
 	for _, f := range schema {
+		if strings.HasPrefix(f.key, k) {
+			best = f.key
+			break
+		}
 		if d := editDistance(k, f.key); d < dist {
 			best, dist = f.key, d
 		}

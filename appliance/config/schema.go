@@ -49,6 +49,7 @@ var schema = []field{
 	addrs("vrrp.unicast_peers", func(c *Config) *[]netip.Addr { return &c.VRRP.UnicastPeers }),
 	restart(addr("vrrp.source_ip", func(c *Config) *netip.Addr { return &c.VRRP.SourceIP })),
 	integer("vrrp.peer_priority", 0, func(c *Config) *int { return &c.VRRP.PeerPriority }),
+	boolean("vrrp.pair", false, func(c *Config) *bool { return &c.VRRP.Pair }),
 	str("vrrp.v3_checksum", ChecksumPseudoHeader, func(c *Config) *string { return &c.VRRP.V3Checksum }),
 	integer("vrrp.garp.repeat", 5, func(c *Config) *int { return &c.VRRP.GARP.Repeat }),
 	duration("vrrp.garp.delay", 5*time.Second, func(c *Config) *time.Duration { return &c.VRRP.GARP.Delay }),

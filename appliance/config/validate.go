@@ -146,6 +146,9 @@ func validateVRRP(ps *problems, v *VRRP) {
 			ps.add("vrrp.source_ip", "%v is also listed in vrrp.unicast_peers", v.SourceIP)
 		}
 	}
+	if v.Pair && len(v.UnicastPeers) > 1 {
+		ps.add("vrrp.pair", "true with %d unicast peers: a pair has exactly one peer (with several backups the best must win, which is what Skew_Time is for: set pair to false)", len(v.UnicastPeers))
+	}
 	if v.GARP.Repeat < 0 || v.GARP.Repeat > 100 {
 		ps.add("vrrp.garp.repeat", "%d is outside 0-100", v.GARP.Repeat)
 	}

@@ -328,6 +328,33 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "pair: the only backup takes over at once on priority 0, not after Skew_Time",
+			cfg:  Config{Version: 2, Priority: 100, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, Pair: true},
+			steps: []step{
+				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: v2p100Down},
+				{at: time.Second, in: adv(addrHigh, 200), state: Backup, next: time.Second + v2p100Down, check: wantMaster(addrHigh)},
+				{at: 2 * time.Second, in: adv(addrHigh, 0), want: takeover(100, ReasonPeerResigned), state: Master, next: 3 * time.Second},
+			},
+		},
+		{
+			name: "pair: a non-zero priority, or no pair, keeps the RFC's rules",
+			cfg:  v2Config(100),
+			steps: []step{
+				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: v2p100Down},
+				{at: time.Second, in: adv(addrHigh, 0), state: Backup, next: time.Second + v2p100Skew},
+			},
+		},
+		{
+			name: "pair: held or unhealthy, the only backup still takes over: someone must be master",
+			cfg:  Config{Version: 3, Priority: 100, AdvertInterval: 10 * time.Millisecond, Preempt: true, Addr: addrSelf, Pair: true, HealthWeight: -254},
+			steps: []step{
+				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: 36093750 * time.Nanosecond},
+				{at: time.Millisecond, in: Health{Healthy: false}, state: Backup, next: 36093750 * time.Nanosecond},
+				{at: 5 * time.Millisecond, in: AdvertReceived{Src: addrHigh, Priority: 0, Interval: 10 * time.Millisecond}, want: takeover(1, ReasonPeerResigned),
+					state: Master, next: 15 * time.Millisecond},
+			},
+		},
+		{
 			name: "v3 timers at 50 ms, interval learning on accept and on stepping down",
 			cfg:  v3Config(100, 50*time.Millisecond),
 			steps: []step{

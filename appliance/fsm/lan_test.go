@@ -864,3 +864,55 @@ func TestLANOneWayLoss(t *testing.T) {
 		})
 	}
 }
+
+// TestLANPairSettingWithAThirdRouter: two backups that both believe they
+// are the only one (vrrp.pair set wrongly on a segment with three routers)
+// both take over at once when the master resigns. That is at worst one
+// brief double master, which their first adverts resolve: the lower one
+// steps down at once and the higher keeps the VIPs.
+func TestLANPairSettingWithAThirdRouter(t *testing.T) {
+	for _, tm := range timings {
+		t.Run(tm.name, func(t *testing.T) {
+			l := newLAN(t, tm.latency)
+			pair := func(prio uint8, addr string) Config {
+				c := lanConfig(tm.version, tm.iv, prio, addr)
+				c.Pair = true
+				return c
+			}
+			a := l.add("A", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+			b := l.add("B", pair(150, "198.18.0.2"))
+			c := l.add("C", pair(100, "198.18.0.3"))
+			for _, n := range []*node{a, b, c} {
+				l.at(0, n, Startup{})
+			}
+			l.run(20 * tm.iv)
+			l.wantMaster(a)
+			stop := 20*tm.iv + tm.iv/3
+			l.at(stop, a, Shutdown{})
+			// Both take over when the priority-0 advert arrives; their
+			// takeover adverts reach each other one latency later.
+			resolved := stop + 2*tm.latency
+			l.exactlyOneMasterFrom(resolved)
+			l.run(resolved + 50*tm.iv)
+			l.wantMaster(b)
+			var cMaster int
+			for _, ch := range c.changes {
+				if ch.To == Master {
+					cMaster++
+					if ch.Reason != ReasonPeerResigned {
+						t.Errorf("C became master by %v", ch.Reason)
+					}
+				}
+			}
+			if cMaster != 1 {
+				t.Errorf("C was master %d times, want once (the brief double master)", cMaster)
+			}
+			if last := c.changes[len(c.changes)-1]; last.To != Backup || last.Reason != ReasonPreempted || last.at > resolved {
+				t.Errorf("C's last change %+v, want BACKUP (preempted) by %v", last, resolved)
+			}
+			if len(c.vips) > 0 {
+				t.Errorf("C kept %v", c.vips)
+			}
+		})
+	}
+}

@@ -471,8 +471,7 @@ func (r *Router) advert(now time.Time, a AdvertReceived) []Action {
 	}
 	switch r.state {
 	case Backup:
-		r.backupAdvert(now, a)
-		return nil
+		return r.backupAdvert(now, a)
 	case Master:
 		return r.masterAdvert(now, a)
 	}
@@ -482,16 +481,22 @@ func (r *Router) advert(now time.Time, a AdvertReceived) []Action {
 
 // backupAdvert implements RFC 3768 §6.4.2 "If an ADVERTISEMENT is
 // received" and RFC 5798 §6.4.2 (420)-(470).
-func (r *Router) backupAdvert(now time.Time, a AdvertReceived) {
-	// "If the Priority in the ADVERTISEMENT is Zero, then: o Set the
-	// Master_Down_Timer to Skew_Time".
+func (r *Router) backupAdvert(now time.Time, a AdvertReceived) []Action {
 	if a.Priority == 0 {
-		r.masterDownAt = now.Add(r.SkewTime())
-		r.cause = downResigned
 		if a.Src == r.master {
 			r.master = netip.Addr{}
 		}
-		return
+		// Skew_Time exists so that, of several backups, the one with the
+		// highest priority wins. The only backup of a pair has nobody to
+		// wait for: it takes over at once.
+		if r.cfg.Pair {
+			return r.becomeMaster(now, ReasonPeerResigned)
+		}
+		// "If the Priority in the ADVERTISEMENT is Zero, then: o Set the
+		// Master_Down_Timer to Skew_Time".
+		r.masterDownAt = now.Add(r.SkewTime())
+		r.cause = downResigned
+		return nil
 	}
 	r.master = a.Src
 	// "If Preempt_Mode is False, or If the Priority in the
@@ -500,10 +505,11 @@ func (r *Router) backupAdvert(now time.Time, a AdvertReceived) {
 	// else: o Discard the ADVERTISEMENT".
 	if !r.accepts(now, a.Priority) {
 		r.cause = downPreempting
-		return
+		return nil
 	}
 	r.learnInterval(a.Interval)
 	r.armMasterDown(now)
+	return nil
 }
 
 // accepts decides whether a Backup accepts a non-zero priority: the

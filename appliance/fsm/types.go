@@ -236,6 +236,11 @@ type Config struct {
 	Addr         netip.Addr // our primary IPv4 address (tie-break)
 	// VIPs are the virtual addresses, held while Master or Stopping.
 	VIPs []netip.Prefix
+	// Pair says the virtual router has exactly two members, this one and
+	// one peer: as Backup, a priority-0 advertisement (the master leaving)
+	// makes us Master at once instead of after Skew_Time, which only
+	// serves to let the best of several backups win.
+	Pair bool
 	// HealthWeight is added to Priority while HAProxy is unhealthy
 	// (normally negative); the sum is clamped to 1..254, here and only
 	// here.
