@@ -54,9 +54,9 @@ type VRRP struct {
 	// one peer: when the master resigns (a priority-0 advert) the backup
 	// takes over at once instead of after Skew_Time. Exactly one unicast
 	// peer implies it (see PairMode).
-	Pair bool
-	V3Checksum   string // ChecksumPseudoHeader or ChecksumMessageOnly
-	GARP         GARP
+	Pair       bool
+	V3Checksum string // ChecksumPseudoHeader or ChecksumMessageOnly
+	GARP       GARP
 }
 
 // Values of vrrp.v3_checksum.
