@@ -61,6 +61,9 @@ func (in *instance) updateClaims() {
 func (in *instance) vipsReported(now time.Time, s vipState) {
 	was := in.vips.problem()
 	in.vips = s
+	if t := in.lastTakeover; t != nil && t.VIPAdded.IsZero() && !s.AddedAt.IsZero() && !s.AddedAt.Before(t.Trigger) {
+		t.VIPAdded, t.FirstARP = s.AddedAt, s.FirstARPAt
+	}
 	master := in.r.State() == fsm.Master
 	switch {
 	case s.Failed && master:

@@ -23,6 +23,9 @@ func (in *instance) healthChanged(now time.Time, ev healthcheck.Event) {
 	was := in.healthy
 	in.healthy, in.healthWhy = ev.Healthy, ev.Reason
 	state := in.r.State()
+	if !ev.Healthy && state == fsm.Master {
+		in.lastResign = &control.ResignTiming{Detected: ev.At, Handled: now}
+	}
 	in.step(now, fsm.Health{Healthy: ev.Healthy})
 	if ev.Healthy != was {
 		in.healthSince = now

@@ -177,5 +177,15 @@ func TestUnhealthyMasterOfAPairHandsOverAtOnce(t *testing.T) {
 		if a.state(t) != "BACKUP" || a.vips.String() != "eth1 " {
 			t.Errorf("a: %s %q", a.state(t), a.vips)
 		}
+		// Each leg is stamped, in order, for the bench.
+		r := a.status(t).LastResign
+		if r == nil || r.Handled.IsZero() || r.Prio0Sent.Before(r.Handled) || r.Prio0Sent.IsZero() {
+			t.Errorf("a's resign timing: %+v", r)
+		}
+		tk := b.status(t).LastTakeover
+		if tk == nil || tk.Reason != "peer_resigned" || tk.AdvertSent.Before(tk.Trigger) || tk.VIPAdded.Before(tk.Trigger) ||
+			tk.FirstARP.Before(tk.VIPAdded) || tk.VIPAdded.IsZero() || tk.FirstARP.IsZero() {
+			t.Errorf("b's takeover timing: %+v", tk)
+		}
 	})
 }

@@ -103,6 +103,9 @@ type instance struct {
 	healthWhy   string
 	healthSince time.Time
 
+	lastResign   *control.ResignTiming
+	lastTakeover *control.TakeoverTiming
+
 	armed     time.Time // the deadline the timer is set to; zero = stopped
 	stopWatch ARPWatch  // while stopping as master: the peer's ARPs
 }
@@ -346,7 +349,13 @@ func (in *instance) packet(p netio.Packet) {
 
 // step feeds one input to the state machine and carries out its actions.
 func (in *instance) step(now time.Time, input fsm.Input) {
-	in.apply(now, in.r.Step(now, input))
+	acts := in.r.Step(now, input)
+	for _, a := range acts {
+		if c, ok := a.(fsm.StateChanged); ok && c.To == fsm.Master {
+			in.lastTakeover = &control.TakeoverTiming{Trigger: now, Reason: c.Reason.String()}
+		}
+	}
+	in.apply(now, acts)
 }
 
 // apply carries out actions in order. The VIP actions are one change of the
@@ -357,6 +366,7 @@ func (in *instance) apply(now time.Time, acts []fsm.Action) {
 		switch a := a.(type) {
 		case fsm.SendAdvert:
 			in.send(now, a.Priority, a.Count)
+			in.timeAdvert(a.Priority, acts)
 		case fsm.AddVIPs, fsm.DelVIPs, fsm.Announce:
 			if !vipsDone {
 				vipsDone = true
@@ -364,6 +374,21 @@ func (in *instance) apply(now time.Time, acts []fsm.Action) {
 			}
 		case fsm.StateChanged:
 			in.changed(now, a)
+		}
+	}
+}
+
+// timeAdvert stamps the legs of a hand-over that an advert completes: the
+// priority-0 adverts of a resign, our first advert as the new master.
+func (in *instance) timeAdvert(prio uint8, acts []fsm.Action) {
+	for _, a := range acts {
+		c, ok := a.(fsm.StateChanged)
+		switch {
+		case !ok:
+		case prio == 0 && c.To == fsm.Backup && in.lastResign != nil && in.lastResign.Prio0Sent.IsZero():
+			in.lastResign.Prio0Sent = time.Now()
+		case c.To == fsm.Master && in.lastTakeover != nil && in.lastTakeover.AdvertSent.IsZero():
+			in.lastTakeover.AdvertSent = time.Now()
 		}
 	}
 }

@@ -41,6 +41,9 @@ type vipState struct {
 	// Failed: the VIPs could not be held for holdBound, or the error
 	// cannot go away by retrying (no permission).
 	Failed bool
+	// AddedAt and FirstARPAt time the last VIP this sync added on a
+	// takeover, and its first gratuitous ARP (zero: none added).
+	AddedAt, FirstARPAt time.Time
 }
 
 // converged reports whether the interface holds exactly what is wanted.
@@ -175,6 +178,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 
 	var errs []error
 	var permanent bool
+	var timing vipState // the fast path's stamps
 	// The fast path of a takeover: add what was not wanted before and
 	// announce it, before spending a dump on the check.
 	var added []netip.Addr
@@ -187,8 +191,10 @@ func (k *keeper) sync(now time.Time) time.Duration {
 			permanent = permanent || vip.Permanent(err)
 			continue
 		}
+		addedAt := time.Now()
 		added = append(added, p.Addr())
 		k.arpNow(p.Addr())
+		timing.AddedAt, timing.FirstARPAt = addedAt, time.Now()
 	}
 	k.lastWanted = wanted
 
@@ -197,7 +203,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 			k.owned = append(k.owned, p)
 		}
 	}
-	st := vipState{Wanted: wanted}
+	st := vipState{Wanted: wanted, AddedAt: timing.AddedAt, FirstARPAt: timing.FirstARPAt}
 	list, err := k.addrs.List()
 	if err != nil {
 		// We cannot see the interface (a dump interrupted again and

@@ -91,6 +91,14 @@ func (in *instance) snapshot(now time.Time) control.Instance {
 	if in.health != nil {
 		st.Health = in.healthStatus()
 	}
+	if t := in.lastResign; t != nil {
+		c := *t
+		st.LastResign = &c
+	}
+	if t := in.lastTakeover; t != nil {
+		c := *t
+		st.LastTakeover = &c
+	}
 	for _, p := range in.recv.peers {
 		st.Peers = append(st.Peers, p.String())
 	}

@@ -50,7 +50,28 @@ type Instance struct {
 	Drops            map[string]uint64 `json:"drops"`
 	Transitions      []Transition      `json:"transitions"` // newest last
 	Health           *Health           `json:"health,omitempty"`
-	Cloud            *Cloud            `json:"cloud,omitempty"`
+	// LastResign and LastTakeover time the latest hand-over's legs on this
+	// node, for the bench and for anyone asking where the time went.
+	LastResign   *ResignTiming   `json:"last_resign,omitempty"`
+	LastTakeover *TakeoverTiming `json:"last_takeover,omitempty"`
+	Cloud        *Cloud          `json:"cloud,omitempty"`
+}
+
+// ResignTiming is when a master's resign for bad health happened, leg by
+// leg.
+type ResignTiming struct {
+	Detected  time.Time `json:"detected"`             // the tracker saw HAProxy fail
+	Handled   time.Time `json:"handled"`              // the VRRP loop took the verdict
+	Prio0Sent time.Time `json:"prio0_sent,omitempty"` // the priority-0 adverts were on the wire
+}
+
+// TakeoverTiming is when this node became master, leg by leg.
+type TakeoverTiming struct {
+	Trigger    time.Time `json:"trigger"`               // the advert (or timer) that made us master
+	AdvertSent time.Time `json:"advert_sent,omitempty"` // our first advert as master
+	VIPAdded   time.Time `json:"vip_added,omitempty"`   // the kernel took the VIP
+	FirstARP   time.Time `json:"first_arp,omitempty"`   // the first gratuitous ARP left
+	Reason     string    `json:"reason"`
 }
 
 // Transition is one state change.
