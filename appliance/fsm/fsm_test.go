@@ -355,6 +355,74 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "maintenance on a master: a planned hand-over, make before break, then a held backup at priority 1",
+			cfg:  withVIPs(v2Config(200), vipA),
+			steps: rows(toMasterV2VIPs(200, v2p200Down, vipA), []step{
+				{at: 4 * time.Second, in: Maintenance{On: true, Until: t0.Add(60 * time.Second)},
+					want:  acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, HandingOver, ReasonMaintenance)),
+					state: HandingOver, next: 5100 * time.Millisecond, check: all(wantPriority(1), wantVIPs(vipA))},
+				// The peer's first advert as master, then its ARP: it holds the VIP.
+				{at: 4609375 * time.Microsecond, in: adv(addrLow, 100), state: HandingOver, next: 5709375 * time.Microsecond, check: wantVIPs(vipA)},
+				{at: 4609400 * time.Microsecond, in: PeerAnnounced{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(HandingOver, Backup, ReasonPeerTookOver)),
+					state: Backup, next: 4609400*time.Microsecond + 3*time.Second + 255*time.Second/256,
+					check: all(wantVIPs(), wantMaster(addrLow), wantHeld(5*time.Second, true))},
+				// Held: the lower-priority master is accepted, we never take it back.
+				{at: 5609375 * time.Microsecond, in: adv(addrLow, 100), state: Backup, next: 5609375*time.Microsecond + 3*time.Second + 255*time.Second/256},
+				// The end of maintenance is a deadline of its own.
+				{at: 59 * time.Second, in: adv(addrLow, 100), state: Backup, next: 60 * time.Second},
+				{at: 60 * time.Second, in: Timeout{}, state: Backup, next: 59*time.Second + 3*time.Second + 255*time.Second/256,
+					check: all(wantPriority(200), wantHeld(60*time.Second, false))},
+				{at: 61 * time.Second, in: adv(addrLow, 100), state: Backup, next: 59*time.Second + 3*time.Second + 255*time.Second/256},
+				{at: 59*time.Second + 3*time.Second + 255*time.Second/256, in: Timeout{}, want: takeoverVIPs(200, ReasonPreemptLower, vipA), state: Master,
+					next: 60*time.Second + 3*time.Second + 255*time.Second/256},
+			}),
+		},
+		{
+			name: "maintenance as backup: priority 1, held; the master dying still makes us master; ending it restores the priority",
+			cfg:  v2Config(200),
+			steps: []step{
+				{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: v2p200Down},
+				{at: time.Second, in: Maintenance{On: true}, state: Backup, next: v2p200Down, check: all(wantPriority(1), wantHeld(time.Second, true))},
+				{at: 2 * time.Second, in: adv(addrLow, 100), state: Backup, next: 5*time.Second + 255*time.Second/256},
+				// The peer is gone: someone must serve.
+				{at: 5*time.Second + 255*time.Second/256, in: Timeout{}, want: takeover(1, ReasonMasterDown), state: Master,
+					next: 6*time.Second + 255*time.Second/256},
+				{at: 7 * time.Second, in: Maintenance{On: false}, state: Master, next: 6*time.Second + 255*time.Second/256, check: wantPriority(200)},
+			},
+		},
+		{
+			// Found by FuzzRouter (testdata/fuzz/FuzzRouter/5a8bb991b8689726):
+			// a maintenance whose end had passed left a deadline in the past.
+			name: "maintenance that has already ended is none",
+			cfg:  v2Config(200),
+			steps: []step{
+				{at: 9 * time.Second, in: Maintenance{On: true, Until: t0.Add(4 * time.Second)}, state: Initialize, next: noDeadline,
+					check: all(wantPriority(200), wantHeld(9*time.Second, false))},
+			},
+		},
+		{
+			name: "a stop during a planned hand-over: the same wait, then the process ends",
+			cfg:  withVIPs(v2Config(200), vipA),
+			steps: rows(toMasterV2VIPs(200, v2p200Down, vipA), []step{
+				{at: 4 * time.Second, in: Maintenance{On: true}, want: acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, HandingOver, ReasonMaintenance)),
+					state: HandingOver, next: 5100 * time.Millisecond},
+				{at: 4200 * time.Millisecond, in: Shutdown{}, want: acts(changed(HandingOver, Stopping, ReasonShutdown)), state: Stopping, next: 5100 * time.Millisecond},
+				{at: 5100 * time.Millisecond, in: Timeout{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Stopping, Initialize, ReasonNoPeer)),
+					state: Initialize, next: noDeadline},
+			}),
+		},
+		{
+			name: "a link lost during a planned hand-over: FAULT",
+			cfg:  withVIPs(v2Config(200), vipA),
+			steps: rows(toMasterV2VIPs(200, v2p200Down, vipA), []step{
+				{at: 4 * time.Second, in: Maintenance{On: true}, want: acts(SendAdvert{Priority: 0, Count: 3}, changed(Master, HandingOver, ReasonMaintenance)),
+					state: HandingOver, next: 5100 * time.Millisecond},
+				{at: 4200 * time.Millisecond, in: LinkDown{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(HandingOver, Fault, ReasonLinkDown)),
+					state: Fault, next: noDeadline, check: wantVIPs()},
+				{at: 5 * time.Second, in: LinkUp{}, want: acts(changed(Fault, Backup, ReasonLinkUp)), state: Backup, next: 5*time.Second + 3*time.Second + 255*time.Second/256},
+			}),
+		},
+		{
 			name: "v3 timers at 50 ms, interval learning on accept and on stepping down",
 			cfg:  v3Config(100, 50*time.Millisecond),
 			steps: []step{
@@ -883,7 +951,7 @@ func TestScenarios(t *testing.T) {
 }
 
 func TestStateString(t *testing.T) {
-	for s, want := range map[State]string{Initialize: "INIT", Backup: "BACKUP", Master: "MASTER", Fault: "FAULT", Stopping: "STOPPING", State(9): "State(9)"} {
+	for s, want := range map[State]string{Initialize: "INIT", Backup: "BACKUP", Master: "MASTER", Fault: "FAULT", Stopping: "STOPPING", HandingOver: "HANDOVER", State(9): "State(9)"} {
 		if got := s.String(); got != want {
 			t.Errorf("State(%d).String() = %q, want %q", uint8(s), got, want)
 		}
@@ -906,6 +974,7 @@ func TestReasonString(t *testing.T) {
 		ReasonVIPsFailed:   "vips_failed",
 		ReasonPeerTookOver: "peer_took_over",
 		ReasonNoPeer:       "no_peer",
+		ReasonMaintenance:  "maintenance",
 		Reason(200):        "reason_200",
 	}
 	for r, w := range want {
@@ -915,7 +984,7 @@ func TestReasonString(t *testing.T) {
 	}
 	// Every named reason has a name of its own.
 	seen := map[string]Reason{}
-	for r := ReasonUnknown; r <= ReasonNoPeer; r++ {
+	for r := ReasonUnknown; r <= ReasonMaintenance; r++ {
 		n := r.String()
 		if prev, dup := seen[n]; dup {
 			t.Errorf("reasons %d and %d share the name %q", prev, r, n)

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// fuzzEpoch is the LAN's virtual epoch, for Maintenance deadlines.
+var fuzzEpoch = t0
+
 // fuzzVIPs are the VIP sets the fuzzer's configurations choose from.
 var fuzzVIPs = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.100/24"),
@@ -66,10 +69,15 @@ func decodeFuzz(data []byte) (Config, []fuzzOp) {
 		case 5:
 			o.in = Health{Healthy: arg&1 == 0}
 		case 6:
-			if arg&1 == 0 {
+			switch arg % 5 {
+			case 0, 1:
 				o.in = VIPsFailed{}
-			} else {
+			case 2:
 				o.in = VIPsHeld{}
+			case 3:
+				o.in = Maintenance{On: true, Until: time.Time{}}
+			case 4:
+				o.in = Maintenance{On: arg&8 == 0, Until: fuzzEpoch.Add(time.Duration(arg) * cfg.AdvertInterval)}
 			}
 		case 7:
 			o.in = LinkDown{}
@@ -120,7 +128,7 @@ func runFuzz(t *testing.T, cfg Config, ops []fuzzOp) [][]Action {
 						t.Fatalf("op %d: Reconfigure in %v returned %s", i, before, fmtActions(acts))
 					}
 				case AddVIPs, DelVIPs, Announce:
-					if before != Master && before != Stopping {
+					if before != Master && !before.leaving() {
 						t.Fatalf("op %d: Reconfigure in %v returned %s", i, before, fmtActions(acts))
 					}
 				default:

@@ -312,14 +312,15 @@ func (l *lan) apply(n *node, acts []Action) {
 	// The VIPs are held exactly while Master or Stopping, and exactly the
 	// configured ones, in any order.
 	want := n.r.VIPs()
-	if (len(want) > 0) != (n.state == Master || n.state == Stopping) && len(n.cfg.VIPs) > 0 {
+	if (len(want) > 0) != (n.state == Master || n.state.leaving()) && len(n.cfg.VIPs) > 0 {
 		l.t.Fatalf("at %v: %s: VIPs() = %v in state %v", at, n.name, want, n.state)
 	}
 	if !sameSet(n.vips, want) {
 		l.t.Fatalf("at %v: %s: holds %v but VIPs() = %v in state %v", at, n.name, n.vips, want, n.state)
 	}
 	d, has := n.r.NextDeadline()
-	if want := n.state == Backup || n.state == Master || n.state == Stopping; has != want {
+	maint, until := n.r.InMaintenance()
+	if want := n.state == Backup || n.state == Master || n.state.leaving() || (maint && !until.IsZero()); has != want {
 		l.t.Fatalf("at %v: %s: has deadline = %v in state %v", at, n.name, has, n.state)
 	}
 	if has && d.Before(l.now) {
@@ -912,6 +913,45 @@ func TestLANPairSettingWithAThirdRouter(t *testing.T) {
 			}
 			if len(c.vips) > 0 {
 				t.Errorf("C kept %v", c.vips)
+			}
+		})
+	}
+}
+
+// TestLANPlannedHandover: a master put in maintenance hands the VIPs to
+// its peer with no moment where nobody holds them, stays out while in
+// maintenance, and takes them back (again with no gap) when it ends.
+func TestLANPlannedHandover(t *testing.T) {
+	for _, tm := range timings {
+		t.Run(tm.name, func(t *testing.T) {
+			l, a, b := startedPair(t, tm)
+			l.atMostOneMaster()
+			l.run(20 * tm.iv)
+			l.wantMaster(a)
+			// From now on somebody holds the VIPs at every instant.
+			l.whenever(func(time.Time) error {
+				if len(a.vips) == 0 && len(b.vips) == 0 {
+					return fmt.Errorf("nobody holds the VIPs (A %v, B %v)", a.r.State(), b.r.State())
+				}
+				return nil
+			})
+			handover := 20*tm.iv + tm.iv/3
+			l.at(handover, a, Maintenance{On: true})
+			l.run(handover + 100*tm.iv)
+			l.wantMaster(b)
+			if st := a.r.State(); st != Backup || a.r.Priority() != 1 {
+				t.Fatalf("A in maintenance: %v at priority %d", st, a.r.Priority())
+			}
+			resume := handover + 100*tm.iv + tm.iv/2
+			l.at(resume, a, Maintenance{On: false})
+			l.run(resume + tm.down(200) + 2*tm.iv)
+			l.wantMaster(a)
+			if len(b.changes) != 3 || b.changes[1] != ch(handover+tm.latency+tm.skew(100), Backup, Master, ReasonPeerResigned) ||
+				b.changes[2].To != Backup || b.changes[2].Reason != ReasonPreempted {
+				t.Errorf("B's changes %+v, want a takeover after Skew_Time and a step down on A's return", b.changes)
+			}
+			if n := len(a.changes); n < 2 || a.changes[2].StateChanged != (StateChanged{From: Master, To: HandingOver, Reason: ReasonMaintenance}) {
+				t.Errorf("A's changes %+v", a.changes)
 			}
 		})
 	}

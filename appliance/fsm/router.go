@@ -46,6 +46,11 @@ type Router struct {
 	vipHoldUntil time.Time
 	vipBackoff   time.Duration
 
+	// maint is maintenance (a planned hand-over): priority 1, no
+	// preemption, until maintUntil (zero: until it is ended).
+	maint      bool
+	maintUntil time.Time
+
 	lastHeal time.Time // the last Announce answering a lower-priority master
 	linkDown bool      // LinkDown seen while Initialize
 }
@@ -73,6 +78,9 @@ func (r *Router) Priority() uint8 { return r.prio }
 
 // effectivePriority is the one place the priority is computed and clamped.
 func (r *Router) effectivePriority() uint8 {
+	if r.maint {
+		return 1
+	}
 	p := int(r.cfg.Priority)
 	if !r.healthy {
 		p += r.cfg.HealthWeight
@@ -101,14 +109,19 @@ func (r *Router) VIPs() []netip.Prefix {
 	return nil
 }
 
-// Held reports whether preemption is held off at now (see Health and
-// VIPsFailed), and until when for a VIPsFailed hold (zero if none).
+// Held reports whether preemption is held off at now (see Health,
+// VIPsFailed and Maintenance), and until when for a VIPsFailed hold (zero
+// if none).
 func (r *Router) Held(now time.Time) (held bool, vipHoldUntil time.Time) {
 	if now.Before(r.vipHoldUntil) {
 		vipHoldUntil = r.vipHoldUntil
 	}
-	return !r.healthy || !vipHoldUntil.IsZero(), vipHoldUntil
+	return !r.healthy || r.maint || !vipHoldUntil.IsZero(), vipHoldUntil
 }
+
+// InMaintenance reports whether the node is in maintenance, and until when
+// (zero: until it is ended).
+func (r *Router) InMaintenance() (bool, time.Time) { return r.maint, r.maintUntil }
 
 // MasterAdverInterval returns Master_Adver_Interval: in v3 the interval
 // learned from the master (initially, and while we are Master, our own);
@@ -167,12 +180,20 @@ func (r *Router) HandOverWait() time.Duration {
 // in Backup, the Adver_Timer in Master, the end of the hand-over wait in
 // Stopping. There is none in Initialize and Fault.
 func (r *Router) NextDeadline() (time.Time, bool) {
+	d, ok := r.stateDeadline()
+	if r.maint && !r.maintUntil.IsZero() && (!ok || r.maintUntil.Before(d)) {
+		return r.maintUntil, true // the end of maintenance
+	}
+	return d, ok
+}
+
+func (r *Router) stateDeadline() (time.Time, bool) {
 	switch r.state {
 	case Backup:
 		return r.masterDownAt, true
 	case Master:
 		return r.adverAt, true
-	case Stopping:
+	case Stopping, HandingOver:
 		return r.stopAt, true
 	}
 	return time.Time{}, false
@@ -182,10 +203,16 @@ func (r *Router) NextDeadline() (time.Time, bool) {
 // in order. Unknown inputs, and inputs that mean nothing in the current
 // state, return no actions.
 func (r *Router) Step(now time.Time, in Input) []Action {
-	if r.state == Stopping {
+	if r.maint && !r.maintUntil.IsZero() && !now.Before(r.maintUntil) {
+		r.maint, r.maintUntil = false, time.Time{}
+		r.prio = r.effectivePriority()
+	}
+	if r.state.leaving() {
 		return r.stopping(now, in)
 	}
 	switch in := in.(type) {
+	case Maintenance:
+		return r.maintenance(now, in)
 	case Startup:
 		return r.startup(now)
 	case Shutdown:
@@ -244,7 +271,7 @@ func (r *Router) Reconfigure(now time.Time, c Config) []Action {
 			acts = append(acts, SendAdvert{Priority: r.prio, Count: 1})
 		}
 		acts = append(acts, vipChanges(old.VIPs, c.VIPs)...)
-	case Stopping:
+	case Stopping, HandingOver:
 		acts = append(acts, vipChanges(old.VIPs, c.VIPs)...)
 	case Backup:
 		if changed {
@@ -365,6 +392,34 @@ func (r *Router) shutdown(now time.Time) []Action {
 	return []Action{StateChanged{From: from, To: Initialize, Reason: ReasonShutdown}}
 }
 
+// maintenance puts the node in maintenance or takes it out.
+func (r *Router) maintenance(now time.Time, m Maintenance) []Action {
+	r.setMaintenance(now, m)
+	if !m.On || r.state != Master {
+		return nil
+	}
+	// A planned hand-over: as a graceful stop, but we stay, as Backup.
+	r.state = HandingOver
+	r.adverAt = time.Time{}
+	r.stopAt = now.Add(r.HandOverWait())
+	return []Action{
+		SendAdvert{Priority: 0, Count: r.cfg.ResignAdverts},
+		StateChanged{From: Master, To: HandingOver, Reason: ReasonMaintenance},
+	}
+}
+
+// setMaintenance records m; one that has already ended is none.
+func (r *Router) setMaintenance(now time.Time, m Maintenance) {
+	if m.On && !m.Until.IsZero() && !now.Before(m.Until) {
+		m = Maintenance{}
+	}
+	r.maint, r.maintUntil = m.On, time.Time{}
+	if m.On {
+		r.maintUntil = m.Until
+	}
+	r.prio = r.effectivePriority()
+}
+
 // stopping handles every input in Stopping. The new master holds the VIPs
 // once it announces them (its gratuitous ARP), or by its second
 // advertisement: its first can come before it adds them (keepalived 1.3.9
@@ -374,14 +429,23 @@ func (r *Router) shutdown(now time.Time) []Action {
 // VIPs serve nobody); anything else waits.
 func (r *Router) stopping(now time.Time, in Input) []Action {
 	switch in := in.(type) {
+	case Shutdown:
+		if r.state == HandingOver {
+			// Already handing over: the same wait now ends the process.
+			r.state = Stopping
+			return []Action{StateChanged{From: HandingOver, To: Stopping, Reason: ReasonShutdown}}
+		}
+	case Maintenance:
+		// The hand-over goes on; what follows it changes.
+		r.setMaintenance(now, in)
 	case PeerAnnounced:
-		return r.stopped(ReasonPeerTookOver)
+		return r.stopped(now, ReasonPeerTookOver)
 	case AdvertReceived:
 		if in.Priority == 0 || in.Src == r.cfg.Addr {
 			return nil
 		}
 		if r.stopTaker.IsValid() {
-			return r.stopped(ReasonPeerTookOver)
+			return r.stopped(now, ReasonPeerTookOver)
 		}
 		r.stopTaker = in.Src
 		iv := in.Interval
@@ -393,21 +457,40 @@ func (r *Router) stopping(now time.Time, in Input) []Action {
 		}
 	case Timeout:
 		if !now.Before(r.stopAt) {
-			return r.stopped(ReasonNoPeer)
+			return r.stopped(now, ReasonNoPeer)
 		}
 	case LinkDown:
+		if r.state == HandingOver {
+			acts := r.stopped(now, ReasonLinkDown)
+			r.state, r.masterDownAt = Fault, time.Time{}
+			acts[len(acts)-1] = StateChanged{From: HandingOver, To: Fault, Reason: ReasonLinkDown}
+			return acts
+		}
 		r.linkDown = true
-		return r.stopped(ReasonLinkDown)
+		return r.stopped(now, ReasonLinkDown)
 	}
 	return nil
 }
 
-func (r *Router) stopped(why Reason) []Action {
-	r.state = Initialize
+// stopped ends Stopping (→ Initialize) or HandingOver (→ Backup, the
+// taker as the master we know): the VIPs go.
+func (r *Router) stopped(now time.Time, why Reason) []Action {
+	from, to := r.state, Initialize
+	taker := r.stopTaker
 	r.stopAt, r.stopTaker = time.Time{}, netip.Addr{}
+	if from == HandingOver {
+		to = Backup
+		r.state = Backup
+		r.masterAdverInterval = r.cfg.AdvertInterval
+		r.armMasterDown(now)
+		r.master = taker
+		r.preemptUntil = time.Time{}
+	} else {
+		r.state = Initialize
+	}
 	return []Action{
 		DelVIPs{VIPs: slices.Clone(r.cfg.VIPs)},
-		StateChanged{From: Stopping, To: Initialize, Reason: why},
+		StateChanged{From: from, To: to, Reason: why},
 	}
 }
 

@@ -10,8 +10,9 @@ import (
 
 // State is a VRRP router state. Initialize, Backup and Master are the
 // states of RFC 3768/5798 §6.4; Fault is keepalived's state for a router
-// whose link is down; Stopping is a master's graceful stop, which keeps the
-// VIPs until a peer has taken over (make before break).
+// whose link is down; Stopping is a master's graceful stop and HandingOver
+// a master's planned hand-over (maintenance): both keep the VIPs until a
+// peer holds them (make before break).
 type State uint8
 
 // The states. The zero value is Initialize.
@@ -21,6 +22,7 @@ const (
 	Master
 	Fault
 	Stopping
+	HandingOver
 )
 
 // String returns the state in keepalived's spelling ("INIT", "BACKUP",
@@ -38,12 +40,17 @@ func (s State) String() string {
 		return "FAULT"
 	case Stopping:
 		return "STOPPING"
+	case HandingOver:
+		return "HANDOVER"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
 // holdsVIPs reports whether the VIPs belong on the interface in state s.
-func (s State) holdsVIPs() bool { return s == Master || s == Stopping }
+func (s State) holdsVIPs() bool { return s == Master || s == Stopping || s == HandingOver }
+
+// leaving reports whether s is a master's make-before-break exit.
+func (s State) leaving() bool { return s == Stopping || s == HandingOver }
 
 // Reason says why a state change happened. Its String is a stable
 // snake_case name for logs, metrics labels and the status document.
@@ -91,6 +98,9 @@ const (
 	// ReasonNoPeer: Stopping → Initialize because no peer took over
 	// within the hand-over wait.
 	ReasonNoPeer
+	// ReasonMaintenance: Master → HandingOver because the node was put in
+	// maintenance (a planned hand-over).
+	ReasonMaintenance
 )
 
 var reasonNames = [...]string{
@@ -108,6 +118,7 @@ var reasonNames = [...]string{
 	ReasonVIPsFailed:   "vips_failed",
 	ReasonPeerTookOver: "peer_took_over",
 	ReasonNoPeer:       "no_peer",
+	ReasonMaintenance:  "maintenance",
 }
 
 // String returns the reason's stable snake_case name.
@@ -164,6 +175,16 @@ type VIPsFailed struct{}
 // starts again from VIPFailHold.
 type VIPsHeld struct{}
 
+// Maintenance puts the node in maintenance (On) or takes it out. In
+// maintenance the effective priority is 1 and preemption is held off; a
+// Master hands over make-before-break (HandingOver: priority-0
+// advertisements, the VIPs kept until the peer holds them) and stays
+// Backup. It ends at Until (zero: only with Maintenance{On: false}).
+type Maintenance struct {
+	On    bool
+	Until time.Time
+}
+
 // LinkDown says the VRRP interface lost its link: → Fault.
 type LinkDown struct{}
 
@@ -176,6 +197,7 @@ func (Timeout) isInput()        {}
 func (AdvertReceived) isInput() {}
 func (Health) isInput()         {}
 func (PeerAnnounced) isInput()  {}
+func (Maintenance) isInput()    {}
 func (VIPsFailed) isInput()     {}
 func (VIPsHeld) isInput()       {}
 func (LinkDown) isInput()       {}
