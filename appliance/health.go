@@ -3,6 +3,7 @@ package appliance
 import (
 	"context"
 	"fmt"
+	"os"
 	"log/slog"
 	"time"
 
@@ -44,6 +45,28 @@ func (in *instance) healthChanged(now time.Time, ev healthcheck.Event) {
 // the tracker's per-check results off the loop.
 func (in *instance) healthStatus() *control.Health {
 	return &control.Health{Healthy: in.healthy, Reason: in.healthWhy, Since: in.healthSince}
+}
+
+// HealthSocketWarning says what happens when health tracking is on but
+// nothing is at the HAProxy socket path ("" when the socket is there or
+// tracking is off): the first-run trap of a node that never wins.
+func HealthSocketWarning(cfg *config.Config) string {
+	if !cfg.Health.Enabled {
+		return ""
+	}
+	path := cfg.Health.HAProxy.Socket
+	fi, err := os.Stat(path)
+	if err == nil && fi.Mode()&os.ModeSocket != 0 {
+		return ""
+	}
+	what := "does not exist"
+	if err == nil {
+		what = "is not a socket"
+	}
+	return fmt.Sprintf("%s %s: with health tracking on, HAProxy counts as down, so this node runs at priority %d and never wins the VIP. "+
+		"Give HAProxy a runtime API socket for proxypair (haproxy.cfg: `stats socket %s mode 660 group proxypair level user`), "+
+		"point health.haproxy.socket at the one it has, or set health.enabled: false",
+		path, what, max(1, min(254, cfg.VRRP.Priority+cfg.Health.Weight)), path)
 }
 
 // trackerHealth runs a healthcheck.Tracker for the instance.

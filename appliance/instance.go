@@ -12,6 +12,7 @@ import (
 	"github.com/proxypair/proxypair/appliance/fsm"
 	"github.com/proxypair/proxypair/appliance/ifwatch"
 	"github.com/proxypair/proxypair/appliance/netio"
+	"github.com/proxypair/proxypair/appliance/vrrp"
 	"github.com/proxypair/proxypair/healthcheck"
 )
 
@@ -103,6 +104,8 @@ type instance struct {
 	healthWhy   string
 	healthSince time.Time
 
+	maintenance  *control.Maintenance // as asked for; the fsm says whether it still holds
+	heard        peers
 	lastResign   *control.ResignTiming
 	lastTakeover *control.TakeoverTiming
 
@@ -125,6 +128,7 @@ func newInstance(cfg config.VRRP, weight int, e env, log *slog.Logger) (*instanc
 		buf:     make([]byte, 1500),
 		errLog:  newRateLog(),
 		healthy: true,
+		heard:   peers{},
 	}
 	in.drops = newDrops(in.log)
 	rc, err := newReceiver(cfg, e.src, in.drops)
@@ -200,6 +204,11 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 
 	now := time.Now()
 	in.since, in.healthSince = now, now
+	if m := in.maintenance; m != nil {
+		// Restored from before a restart: start held, never take the VIP.
+		in.log.Info("in maintenance since before the restart: leaving the VIPs to the peer", "since", m.Since, "until", m.Until)
+		in.step(now, fsm.Maintenance{On: true, Until: m.Until})
+	}
 	in.linkUp = link.Usable() && in.conn != nil
 	if !in.linkUp {
 		in.log.Warn("link is down at start-up; waiting for it", "reason", "link_down")
@@ -341,10 +350,14 @@ func (in *instance) arm(t timer) {
 }
 
 func (in *instance) packet(p netio.Packet) {
-	if adv, ok := in.recv.accept(p); ok {
-		in.received++
-		in.step(p.At, adv)
+	adv, reason := in.recv.accept(p)
+	if reason != vrrp.DropNone {
+		in.heard.drop(p.At, p.Src, reason)
+		return
 	}
+	in.received++
+	in.heard.advert(p.At, adv)
+	in.step(p.At, adv)
 }
 
 // step feeds one input to the state machine and carries out its actions.

@@ -372,6 +372,22 @@ func TestBadPacketsChangeNothing(t *testing.T) {
 		if a.state(t) != "MASTER" || b.vips.String() != "eth1 " {
 			t.Errorf("bad packets moved the VIP: a %s, b %q", a.state(t), b.vips)
 		}
+		// What b knows of each router it hears: the master's adverts, and
+		// the evil one's drops by reason (our own reflections are not a
+		// peer).
+		heard := map[string]control.Peer{}
+		for _, p := range b.status(t).Heard {
+			heard[p.Address] = p
+		}
+		if p := heard["198.18.0.1"]; p.Priority != 200 || p.Adverts == 0 || len(p.Drops) != 0 {
+			t.Errorf("b's view of the master: %+v", p)
+		}
+		if p := heard["198.18.0.9"]; p.Adverts != 0 || p.Drops["password"] != 500 || p.Drops["vrid"] != 500 {
+			t.Errorf("b's view of the evil router: %+v", p)
+		}
+		if _, ok := heard["198.18.0.2"]; ok || len(heard) != 2 {
+			t.Errorf("b heard %v", heard)
+		}
 
 		// The next period logs again, with the count of the suppressed ones.
 		time.Sleep(logEvery)

@@ -62,6 +62,9 @@ func Run(ctx context.Context, o Options) error {
 		go prepareNCP(ctx, claimer, o.Log)
 	}
 	if cfg.Health.Enabled {
+		if w := HealthSocketWarning(cfg); w != "" {
+			o.Log.Warn("health.haproxy.socket: " + w)
+		}
 		if e.health, err = startHealth(ctx, cfg.Health, o.Log); err != nil {
 			return err
 		}
@@ -70,7 +73,14 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	n := &node{inst: in, started: time.Now(), version: o.Version, file: cfg.File, cfg: cfg}
+	n := &node{inst: in, started: time.Now(), version: o.Version, file: cfg.File, cfg: cfg,
+		maintFile: maintenanceFile(cfg.Control.StateDir, cfg.VRRP.Interface, cfg.VRRP.VRID)}
+	if in.maintenance, err = loadMaintenance(n.maintFile, time.Now()); err != nil {
+		// A state we cannot read must not make us take the VIP back by
+		// surprise: stay in maintenance until someone resumes.
+		o.Log.Error("reading the maintenance state; staying in maintenance until `proxypair resume`", "err", err)
+		in.maintenance = &control.Maintenance{Since: time.Now()}
+	}
 	srv, err := control.Listen(cfg.Control.Socket, n, o.Log)
 	if err != nil {
 		return err
@@ -203,12 +213,32 @@ type node struct {
 	version string
 	file    string
 	cfg     *config.Config // owned by the reloads goroutine
+
+	maintFile string
+}
+
+// SetMaintenance implements control.Maintainer: `proxypair handover` and
+// `proxypair resume`. The state is written before the state machine acts,
+// so a crash in between errs on the side of staying out.
+func (n *node) SetMaintenance(ctx context.Context, on bool, d time.Duration) error {
+	var m *control.Maintenance
+	if on {
+		now := time.Now()
+		m = &control.Maintenance{Since: now}
+		if d > 0 {
+			m.Until = now.Add(d)
+		}
+	}
+	if err := saveMaintenance(n.maintFile, m); err != nil {
+		return err
+	}
+	return n.inst.call(ctx, func(now time.Time) { n.inst.setMaintenance(now, m) })
 }
 
 // Status implements control.Provider. The instance builds its part on its
 // loop, from what it already knows: no system call.
 func (n *node) Status(ctx context.Context) (control.Status, error) {
-	st := control.Status{Version: n.version, PID: os.Getpid(), Started: n.started, Config: n.file}
+	st := control.Status{Produced: time.Now(), Version: n.version, PID: os.Getpid(), Started: n.started, Config: n.file}
 	var in control.Instance
 	if err := n.inst.call(ctx, func(now time.Time) { in = n.inst.snapshot(now) }); err != nil {
 		return st, err

@@ -46,14 +46,15 @@ func newReceiver(cfg config.VRRP, src netip.Addr, d *drops) (*receiver, error) {
 	return rc, nil
 }
 
-// accept returns the input p is, or false when p was dropped.
-func (rc *receiver) accept(p netio.Packet) (fsm.AdvertReceived, bool) {
+// accept returns the input p is, or why it was dropped (counted and
+// logged here).
+func (rc *receiver) accept(p netio.Packet) (fsm.AdvertReceived, vrrp.DropReason) {
 	reason, rcv := rc.check(p)
 	if reason != vrrp.DropNone {
 		rc.drops.add(p.At, reason, p.Src, func() string { return rc.mismatch(reason, p, &rcv.Advertisement) })
-		return fsm.AdvertReceived{}, false
+		return fsm.AdvertReceived{}, reason
 	}
-	return fsm.AdvertReceived{Src: p.Src, Priority: rcv.Priority, Interval: rcv.Interval}, true
+	return fsm.AdvertReceived{Src: p.Src, Priority: rcv.Priority, Interval: rcv.Interval}, vrrp.DropNone
 }
 
 func (rc *receiver) check(p netio.Packet) (vrrp.DropReason, vrrp.Received) {

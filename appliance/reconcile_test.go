@@ -605,7 +605,7 @@ func TestReloadChangesVIPs(t *testing.T) {
 func TestNodeReload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, _ := electedPair(t)
-		cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock"}, Log: config.Log{Level: "info", Format: "text"},
+		cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock", StateDir: "/var/lib/proxypair"}, Log: config.Log{Level: "info", Format: "text"},
 			Health: config.Health{Weight: -254}}
 		n := &node{inst: a.in, cfg: cur}
 		load := func(c config.Config) Options {

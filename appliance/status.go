@@ -39,6 +39,12 @@ func (in *instance) statusLine() string {
 	default:
 		line += " haproxy DOWN: " + in.healthWhy
 	}
+	if m := in.maintenanceStatus(); m != nil {
+		line += "; maintenance"
+		if !m.Until.IsZero() {
+			line += " until " + m.Until.UTC().Format("15:04:05Z")
+		}
+	}
 	if p := in.vips.problem(); p != "" {
 		line += "; " + p
 	}
@@ -91,6 +97,8 @@ func (in *instance) snapshot(now time.Time) control.Instance {
 	if in.health != nil {
 		st.Health = in.healthStatus()
 	}
+	st.Maintenance = in.maintenanceStatus()
+	st.Heard = in.heard.snapshot()
 	if t := in.lastResign; t != nil {
 		c := *t
 		st.LastResign = &c

@@ -76,6 +76,8 @@ var introduced = map[string]int{
 	"UMask":                   229,
 	"RuntimeDirectory":        229,
 	"RuntimeDirectoryMode":    229,
+	"StateDirectory":          235,
+	"StateDirectoryMode":      235,
 	"ReadWritePaths":          231, // was ReadWriteDirectories=
 	"MemoryMax":               231, // cgroup v2 name; applied on v1 as MemoryLimit= since 232
 	"TasksMax":                229, // 227

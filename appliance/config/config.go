@@ -73,9 +73,13 @@ type GARP struct {
 	Interval time.Duration // between ARPs within a burst
 }
 
-// Control configures the control socket used by `proxypair status`.
+// Control configures the control socket used by `proxypair status`, and
+// where the daemon keeps what must survive a restart.
 type Control struct {
 	Socket string
+	// StateDir keeps the maintenance state (a planned hand-over survives
+	// a restart and a reboot: the node does not take the VIP back).
+	StateDir string
 }
 
 // Log configures the structured log on standard error.

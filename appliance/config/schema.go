@@ -56,6 +56,7 @@ var schema = []field{
 	duration("vrrp.garp.interval", 0, func(c *Config) *time.Duration { return &c.VRRP.GARP.Interval }),
 
 	restart(str("control.socket", "/run/proxypair/proxypair.sock", func(c *Config) *string { return &c.Control.Socket })),
+	restart(str("control.state_dir", "/var/lib/proxypair", func(c *Config) *string { return &c.Control.StateDir })),
 
 	str("log.level", "info", func(c *Config) *string { return &c.Log.Level }),
 	restart(str("log.format", "text", func(c *Config) *string { return &c.Log.Format })),

@@ -21,6 +21,9 @@ func Validate(c *Config) []Problem {
 	} else if !filepath.IsAbs(c.Control.Socket) {
 		ps.add("control.socket", "%q must be an absolute path", c.Control.Socket)
 	}
+	if c.Control.StateDir == "" || !filepath.IsAbs(c.Control.StateDir) {
+		ps.add("control.state_dir", "%q must be an absolute path", c.Control.StateDir)
+	}
 	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&ps, "log.format", c.Log.Format, "text", "json")
 	validateHealth(&ps, &c.Health)

@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -104,7 +105,53 @@ func TestStaleSocketReplaced(t *testing.T) {
 
 func TestNotRunning(t *testing.T) {
 	_, err := Get(context.Background(), filepath.Join(t.TempDir(), "none.sock"))
-	if err == nil || !strings.Contains(err.Error(), "is it running") {
+	if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "none.sock") {
 		t.Fatalf("err = %v", err)
+	}
+	if err := SetMaintenance(context.Background(), filepath.Join(t.TempDir(), "none.sock"), true, 0); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("SetMaintenance: %v", err)
+	}
+}
+
+// maintainer is a Provider that records maintenance requests.
+type maintainer struct {
+	fixed
+	on  bool
+	dur time.Duration
+	err error
+}
+
+func (m *maintainer) SetMaintenance(_ context.Context, on bool, d time.Duration) error {
+	m.on, m.dur = on, d
+	return m.err
+}
+
+func TestMaintenance(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pp.sock")
+	m := &maintainer{fixed: fixed(testStatus())}
+	s, err := Listen(path, m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := SetMaintenance(context.Background(), path, true, time.Hour); err != nil || !m.on || m.dur != time.Hour {
+		t.Fatalf("SetMaintenance(on, 1h): %v; got on=%v for %v", err, m.on, m.dur)
+	}
+	if err := SetMaintenance(context.Background(), path, false, 0); err != nil || m.on {
+		t.Fatalf("SetMaintenance(off): %v; got on=%v", err, m.on)
+	}
+	m.err = errors.New("the daemon is stopping")
+	if err := SetMaintenance(context.Background(), path, true, 0); err == nil || !strings.Contains(err.Error(), "the daemon is stopping") {
+		t.Fatalf("a refused request: %v", err)
+	}
+	// A Provider that cannot do maintenance has no such endpoint.
+	path2 := filepath.Join(t.TempDir(), "pp2.sock")
+	s2, err := Listen(path2, fixed(testStatus()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := SetMaintenance(context.Background(), path2, true, 0); err == nil {
+		t.Fatal("maintenance accepted by a Provider without it")
 	}
 }

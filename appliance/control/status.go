@@ -15,6 +15,9 @@ import (
 
 // Status is the daemon's state as the control socket reports it.
 type Status struct {
+	// Produced is when the daemon made this document: a status is a
+	// moment, never a daemon's last words.
+	Produced  time.Time  `json:"produced_at"`
 	Version   string     `json:"version"`
 	PID       int        `json:"pid"`
 	Started   time.Time  `json:"started"`
@@ -54,7 +57,29 @@ type Instance struct {
 	// node, for the bench and for anyone asking where the time went.
 	LastResign   *ResignTiming   `json:"last_resign,omitempty"`
 	LastTakeover *TakeoverTiming `json:"last_takeover,omitempty"`
+	// Heard is what this node knows of the other routers on the link (the
+	// peer, in a pair), from their adverts, the most recent first.
+	Heard []Peer `json:"peers_heard,omitempty"`
+	// Maintenance is set while the node is in maintenance (a planned
+	// hand-over): it leaves the VIPs to its peer.
+	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	Cloud        *Cloud          `json:"cloud,omitempty"`
+}
+
+// Peer is another router as this node hears it.
+type Peer struct {
+	Address        string            `json:"address"`
+	Priority       int               `json:"priority"`        // in its last valid advert
+	AdvertInterval Duration          `json:"advert_interval"` // in its last valid advert
+	LastHeard      time.Time         `json:"last_heard"`      // its last packet, valid or not
+	Adverts        uint64            `json:"adverts"`         // valid adverts received
+	Drops          map[string]uint64 `json:"drops,omitempty"` // its packets dropped, by reason
+}
+
+// Maintenance is a node's maintenance.
+type Maintenance struct {
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until,omitempty"` // zero: until `proxypair resume`
 }
 
 // ResignTiming is when a master's resign for bad health happened, leg by
@@ -143,7 +168,11 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // WriteText renders s for people: one block per instance.
 func (s *Status) WriteText(w io.Writer, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "proxypair %s (pid %d, up %s)\n", s.Version, s.PID, age(now, s.Started))
+	fmt.Fprintf(tw, "proxypair %s (pid %d, up %s)", s.Version, s.PID, age(now, s.Started))
+	if !s.Produced.IsZero() {
+		fmt.Fprintf(tw, ", as of %s", s.Produced.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	}
+	fmt.Fprintln(tw)
 	for _, in := range s.Instances {
 		fmt.Fprintf(tw, "\n%s vrid %d (VRRPv%d)\n", in.Interface, in.VRID, in.Version)
 		fmt.Fprintf(tw, "  state\t%s for %s\n", in.State, age(now, in.Since))
@@ -162,6 +191,20 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 		}
 		if !in.PreemptHeldUntil.IsZero() {
 			fmt.Fprintf(tw, "  preemption held\tfor %s (could not hold the VIPs)\n", in.PreemptHeldUntil.Sub(now).Truncate(time.Millisecond))
+		}
+		if m := in.Maintenance; m != nil {
+			until := "until `proxypair resume`"
+			if !m.Until.IsZero() {
+				until = "for " + m.Until.Sub(now).Truncate(time.Second).String() + " more"
+			}
+			fmt.Fprintf(tw, "  maintenance\tsince %s ago, %s: leaving the VIPs to the peer\n", age(now, m.Since), until)
+		}
+		for _, p := range in.Heard {
+			fmt.Fprintf(tw, "  peer %s\tpriority %d, last heard %s ago, %d adverts, dropped %s\n",
+				p.Address, p.Priority, age(now, p.LastHeard), p.Adverts, drops(p.Drops))
+		}
+		if len(in.Heard) == 0 {
+			fmt.Fprintf(tw, "  peer\tnone heard\n")
 		}
 		fmt.Fprintf(tw, "  adverts\t%d sent, %d received\n", in.AdvertsSent, in.AdvertsReceived)
 		fmt.Fprintf(tw, "  dropped\t%s\n", drops(in.Drops))

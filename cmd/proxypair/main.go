@@ -89,7 +89,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		"config file (default $"+config.EnvConfigFile+", then "+config.DefaultFile+")")
 	root.PersistentFlags().StringArrayVar(&f.set, "set", nil,
 		"override a config key, e.g. --set vrrp.priority=150 (repeatable; beats the environment and the file)")
-	root.AddCommand(runCmd(&f), validateCmd(&f), statusCmd(&f), cleanupCmd(&f), importCmd(), versionCmd())
+	root.AddCommand(runCmd(&f), validateCmd(&f), statusCmd(&f), cleanupCmd(&f), handoverCmd(&f), resumeCmd(&f), importCmd(), versionCmd())
 	return root
 }
 
@@ -174,6 +174,9 @@ func validateCmd(f *flags) *cobra.Command {
 			if !config.Valid(problems) {
 				return exitError(1)
 			}
+			if w := appliance.HealthSocketWarning(cfg); w != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), "warning: health.haproxy.socket: "+w)
+			}
 			where := cfg.File
 			if where == "" {
 				where = "environment and defaults (no config file)"
@@ -200,6 +203,18 @@ func statusCmd(f *flags) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 			defer cancel()
 			st, err := control.Get(ctx, cfg.Control.Socket)
+			if errors.Is(err, control.ErrNotRunning) {
+				// Never a last known state: a daemon that does not
+				// answer is not running, and says nothing of the VIP.
+				if asJSON {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					enc.Encode(map[string]any{"running": false, "socket": cfg.Control.Socket, "error": err.Error()})
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "proxypair is not running: nothing answers at %s\n", cfg.Control.Socket)
+				}
+				return exitError(3)
+			}
 			if err != nil {
 				return err
 			}
@@ -307,6 +322,81 @@ func hostConfigID() string {
 	}
 	id, _, _ := strings.Cut(h, ".")
 	return id
+}
+
+func handoverCmd(f *flags) *cobra.Command {
+	var d time.Duration
+	cmd := &cobra.Command{
+		Use:   "handover",
+		Short: "Put the node in maintenance: a master hands the VIP to its peer with no gap, and the node stays out",
+		Long: `Put the node in maintenance (a planned hand-over, e.g. before patching it).
+A master hands the VIP to its peer make-before-break: it keeps serving until
+the peer holds the VIP, so clients lose nothing. The node then holds a low
+priority and never takes the VIP back until ` + "`proxypair resume`" + ` or the
+end of --for. Maintenance survives a restart of the daemon and a reboot.
+The command returns once the node no longer holds the VIP.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if d < 0 {
+				return fmt.Errorf("--for %v: a duration must not be negative", d)
+			}
+			return setMaintenance(cmd, f, true, d)
+		},
+	}
+	cmd.Flags().DurationVar(&d, "for", 0, "end maintenance by itself after this long (default: until proxypair resume)")
+	return cmd
+}
+
+func resumeCmd(f *flags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "resume",
+		Short: "End maintenance: the node's priority returns, and it takes the VIP back if it is the preferred node",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return setMaintenance(cmd, f, false, 0)
+		},
+	}
+}
+
+// setMaintenance asks the daemon, then reports where the node stands; for
+// a hand-over it waits (bounded) until the node no longer holds the VIP.
+func setMaintenance(cmd *cobra.Command, f *flags, on bool, d time.Duration) error {
+	cfg, _, err := f.load()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+	defer cancel()
+	if err := control.SetMaintenance(ctx, cfg.Control.Socket, on, d); err != nil {
+		return err
+	}
+	for {
+		st, err := control.Get(ctx, cfg.Control.Socket)
+		if err != nil {
+			return err
+		}
+		in := st.Instances[0]
+		if !on || (in.State != "MASTER" && in.State != "HANDOVER") {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s vrid %d: %s, priority %d", in.Interface, in.VRID, in.State, in.EffectivePriority)
+			switch m := in.Maintenance; {
+			case m == nil:
+				fmt.Fprintln(cmd.OutOrStdout(), ", not in maintenance")
+			case m.Until.IsZero():
+				fmt.Fprintln(cmd.OutOrStdout(), ", in maintenance until `proxypair resume`")
+			default:
+				fmt.Fprintf(cmd.OutOrStdout(), ", in maintenance until %s\n", m.Until.UTC().Format(time.RFC3339))
+			}
+			if on && in.Master != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "the VIP is with %s\n", in.Master)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("handover: still %s after %v: see proxypair status", in.State, 30*time.Second)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func versionCmd() *cobra.Command {

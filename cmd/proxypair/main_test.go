@@ -88,3 +88,47 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d: %q", code, out)
 	}
 }
+
+// TestValidateSaysWhenHAProxyCannotBeAsked: with health tracking on and
+// nothing at the socket, the node would never win; validate says so, and
+// how to fix it, but the config is still valid.
+func TestValidateSaysWhenHAProxyCannotBeAsked(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "missing.sock")
+	out, code := run(t, "validate", "-c", "../../configs/master.yaml", "--set", "health.haproxy.socket="+sock)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"warning: health.haproxy.socket: " + sock + " does not exist", "never wins the VIP",
+		"level user", "health.enabled: false"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate's output lacks %q:\n%s", want, out)
+		}
+	}
+	out, code = run(t, "validate", "-c", "../../configs/master.yaml", "--set", "health.enabled=false")
+	if code != 0 || strings.Contains(out, "never wins") {
+		t.Errorf("tracking off: exit %d:\n%s", code, out)
+	}
+}
+
+// TestStatusNotRunning: a daemon that does not answer is reported as not
+// running (exit 3), never as its last known state.
+func TestStatusNotRunning(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "pp.sock")
+	out, code := run(t, "status", "-c", "../../configs/master.yaml", "--set", "control.socket="+sock)
+	if code != 3 || !strings.Contains(out, "proxypair is not running: nothing answers at "+sock) {
+		t.Errorf("status with no daemon: exit %d:\n%s", code, out)
+	}
+	out, code = run(t, "status", "--json", "-c", "../../configs/master.yaml", "--set", "control.socket="+sock)
+	if code != 3 || !strings.Contains(out, `"running": false`) {
+		t.Errorf("status --json with no daemon: exit %d:\n%s", code, out)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh"} {
+		out, code := run(t, "completion", shell)
+		if code != 0 || !strings.Contains(out, "proxypair") || len(out) < 1000 {
+			t.Errorf("completion %s: exit %d, %d bytes", shell, code, len(out))
+		}
+	}
+}

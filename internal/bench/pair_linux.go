@@ -106,7 +106,7 @@ func proxypairConfig(s Settings, prio int, sock, haproxySocket string) string {
 	if s.AuthPass != "" {
 		fmt.Fprintf(&b, "  auth_pass: %s\n", s.AuthPass)
 	}
-	fmt.Fprintf(&b, "  virtual_ips: [%v]\ncontrol:\n  socket: %s\nlog:\n  level: info\n", VIP, sock)
+	fmt.Fprintf(&b, "  virtual_ips: [%v]\ncontrol:\n  socket: %s\n  state_dir: %s\nlog:\n  level: info\n", VIP, sock, filepath.Dir(sock))
 	if haproxySocket == "" {
 		b.WriteString("health:\n  enabled: false\n")
 		return b.String()

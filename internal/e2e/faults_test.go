@@ -339,8 +339,7 @@ func TestFaultVIPEqualsOwnAddress(t *testing.T) {
 // sections, which it keeps).
 func rewrite(t *testing.T, n *node, cfg string) {
 	t.Helper()
-	full := cfg + fmt.Sprintf("control:\n  socket: %s\nlog:\n  level: debug\n", n.Socket)
-	if err := os.WriteFile(n.ConfigFile, []byte(full), 0o600); err != nil {
+	if err := n.Rewrite(cfg); err != nil {
 		t.Fatal(err)
 	}
 }

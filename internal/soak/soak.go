@@ -389,10 +389,7 @@ func (r *run) restart(m *member) {
 	m.procs = append(m.procs, m.pp.Process)
 }
 
-func (m *member) rewrite() error {
-	full := m.config() + fmt.Sprintf("control:\n  socket: %s\nlog:\n  level: debug\n", m.pp.Socket)
-	return os.WriteFile(m.pp.ConfigFile, []byte(full), 0o600)
-}
+func (m *member) rewrite() error { return m.pp.Rewrite(m.config()) }
 
 // try records a lab operation that failed: the fault did not happen as
 // planned, which is the soak's problem, not the daemon's; it is reported.

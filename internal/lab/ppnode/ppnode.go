@@ -27,7 +27,8 @@ type Node struct {
 }
 
 // Start writes config (YAML without the control and log sections, which it
-// sets) to the host's directory and runs `bin run` with it until its
+// sets: the control socket and the state directory in the host's
+// directory) to the host's directory and runs `bin run` with it until its
 // control socket answers.
 func Start(h *lab.Host, bin, config string) (*Node, error) {
 	return StartEnv(h, bin, config, nil)
@@ -42,11 +43,21 @@ func StartEnv(h *lab.Host, bin, config string, env []string) (*Node, error) {
 		ConfigFile: filepath.Join(h.Dir, "proxypair.yaml"),
 		Socket:     filepath.Join(h.Dir, "proxypair.sock"),
 	}
-	full := config + fmt.Sprintf("control:\n  socket: %s\nlog:\n  level: debug\n", p.Socket)
-	if err := os.WriteFile(p.ConfigFile, []byte(full), 0o600); err != nil {
-		return nil, fmt.Errorf("ppnode: proxypair on %s: %w", h.Name, err)
+	if err := p.Rewrite(config); err != nil {
+		return nil, err
 	}
 	return p, p.Restart()
+}
+
+// Rewrite replaces the daemon's config file with config (YAML without the
+// control and log sections, which it sets as Start does); a SIGHUP or a
+// restart then reads it.
+func (p *Node) Rewrite(config string) error {
+	full := config + fmt.Sprintf("control:\n  socket: %s\n  state_dir: %s\nlog:\n  level: debug\n", p.Socket, p.Host.Dir)
+	if err := os.WriteFile(p.ConfigFile, []byte(full), 0o600); err != nil {
+		return fmt.Errorf("ppnode: proxypair on %s: %w", p.Host.Name, err)
+	}
+	return nil
 }
 
 // Restart starts the daemon again with its config, after Stop or Kill.
