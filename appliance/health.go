@@ -3,8 +3,8 @@ package appliance
 import (
 	"context"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/proxypair/proxypair/appliance/config"

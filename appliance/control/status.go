@@ -63,7 +63,7 @@ type Instance struct {
 	// Maintenance is set while the node is in maintenance (a planned
 	// hand-over): it leaves the VIPs to its peer.
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
-	Cloud        *Cloud          `json:"cloud,omitempty"`
+	Cloud       *Cloud       `json:"cloud,omitempty"`
 }
 
 // Peer is another router as this node hears it.
