@@ -68,9 +68,13 @@ type GARP struct {
 	Interval time.Duration // between ARPs within a burst
 }
 
-// Control configures the control socket used by `proxypair status`.
+// Control configures the control socket used by `proxypair status`, and
+// the Prometheus metrics endpoint.
 type Control struct {
 	Socket string
+	// MetricsListen is the host:port /metrics is served on over HTTP, e.g.
+	// 127.0.0.1:9542; "" serves no metrics.
+	MetricsListen string
 }
 
 // Log configures the structured log on standard error.

@@ -55,6 +55,7 @@ var schema = []field{
 	duration("vrrp.garp.interval", 0, func(c *Config) *time.Duration { return &c.VRRP.GARP.Interval }),
 
 	restart(str("control.socket", "/run/proxypair/proxypair.sock", func(c *Config) *string { return &c.Control.Socket })),
+	restart(str("control.metrics_listen", "", func(c *Config) *string { return &c.Control.MetricsListen })),
 
 	str("log.level", "info", func(c *Config) *string { return &c.Log.Level }),
 	restart(str("log.format", "text", func(c *Config) *string { return &c.Log.Format })),
