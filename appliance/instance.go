@@ -93,6 +93,7 @@ type instance struct {
 	received    uint64
 	sendErrs    uint64
 	transitions []control.Transition
+	counts      counters // lifetime counts, for metrics
 	errLog      *rateLog
 
 	vips        vipState // the keeper's last report
@@ -339,6 +340,7 @@ func (in *instance) arm(t timer) {
 func (in *instance) packet(p netio.Packet) {
 	if adv, ok := in.recv.accept(p); ok {
 		in.received++
+		in.counts.received(p.At, adv.Priority)
 		in.step(p.At, adv)
 	}
 }
