@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/proxypair/proxypair/appliance/fsm"
 	"github.com/proxypair/proxypair/appliance/metrics"
 	"github.com/proxypair/proxypair/appliance/netio"
 	"github.com/proxypair/proxypair/appliance/vrrp"
@@ -269,5 +270,20 @@ func TestMetricsListenFailureIsNotFatal(t *testing.T) {
 	}
 	if serveMetrics("", n, o) != nil {
 		t.Error("metrics served with control.metrics_listen empty")
+	}
+}
+
+// BenchmarkSnapshot is what a scrape (or `proxypair status`) costs the
+// VRRP loop: building the instance's snapshot, counters included.
+func BenchmarkSnapshot(b *testing.B) {
+	in, err := newInstance(seedVRRP(200), -254, env{src: netip.MustParseAddr("198.18.0.1"), notifier: nopNotifier{}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	in.step(time.Now(), fsm.Startup{})
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		in.snapshot(now)
 	}
 }

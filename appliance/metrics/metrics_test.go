@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -272,5 +273,24 @@ func TestLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// BenchmarkScrape is a whole scrape as Prometheus makes it (off the VRRP
+// loop but for the snapshot): gather, the Go runtime's and the process's
+// metrics included, and encode.
+func BenchmarkScrape(b *testing.B) {
+	h, err := Handler(&fakeSource{st: fullStatus(time.Now())}, BuildInfo{Version: "v1.2.3"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, Path, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
 	}
 }
