@@ -102,10 +102,11 @@ func serveMetrics(addr string, n *node, o Options) *metrics.Server {
 	if addr == "" {
 		return nil
 	}
-	h, err := metrics.Handler(n, metrics.BuildInfo{Version: o.Version, Commit: o.Commit}, o.Log)
+	log := o.Log.With("component", "metrics")
+	h, err := metrics.Handler(n, metrics.BuildInfo{Version: o.Version, Commit: o.Commit}, log)
 	if err == nil {
 		var s *metrics.Server
-		if s, err = metrics.Listen(addr, h, o.Log); err == nil {
+		if s, err = metrics.Listen(addr, h, log); err == nil {
 			o.Log.Info("serving metrics", "addr", s.Addr().String(), "path", metrics.Path)
 			return s
 		}
