@@ -50,6 +50,7 @@ func (in *instance) send(now time.Time, prio uint8, count int) {
 				continue
 			}
 			in.sent++
+			in.counts.sent(now, prio)
 		}
 	}
 }

@@ -253,6 +253,7 @@ func (c *claims) finish(r callResult) {
 		c.nextClaim = now.Add(c.retry)
 		c.setState(control.ClaimRetrying, func(s *control.Cloud) {
 			s.Attempts, s.Latency, s.Error, s.NextTry = r.claim.Attempts, control.Duration(r.claim.Latency), r.err.Error(), c.nextClaim
+			s.Failures++
 		})
 		c.retry = min(2*c.retry, claimRetryMax)
 	default:

@@ -47,6 +47,10 @@ type drops struct {
 	count   map[vrrp.DropReason]uint64
 	rate    *rateLog
 	foreign map[netip.Addr]bool // sources of other VRIDs already logged
+	// authUnknown counts the DropAuthType drops whose type is none of
+	// VRRPv2's: keepalived tells these (invalid_authtype) from a type
+	// that differs from ours (authtype_mismatch).
+	authUnknown uint64
 }
 
 func newDrops(log *slog.Logger) *drops {

@@ -108,7 +108,7 @@ func (h *trackerHealth) Checks() []control.HealthCheck {
 	snap := h.t.Snapshot()
 	out := make([]control.HealthCheck, len(snap.Checks))
 	for i, c := range snap.Checks {
-		out[i] = control.HealthCheck{Name: c.Name, OK: c.OK, Detail: c.Detail, At: c.At}
+		out[i] = control.HealthCheck{Name: c.Name, OK: c.OK, Detail: c.Detail, At: c.At, Duration: control.Duration(c.Duration)}
 	}
 	return out
 }

@@ -94,6 +94,7 @@ type instance struct {
 	received    uint64
 	sendErrs    uint64
 	transitions []control.Transition
+	counts      counters // lifetime counts, for metrics
 	errLog      *rateLog
 
 	vips        vipState // the keeper's last report
@@ -356,6 +357,7 @@ func (in *instance) packet(p netio.Packet) {
 		return
 	}
 	in.received++
+	in.counts.received(p.At, adv.Priority)
 	in.heard.advert(p.At, adv)
 	in.step(p.At, adv)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/appliance/garp"
 	"github.com/proxypair/proxypair/appliance/ifwatch"
+	"github.com/proxypair/proxypair/appliance/metrics"
 	"github.com/proxypair/proxypair/appliance/netio"
 	"github.com/proxypair/proxypair/appliance/vip"
 )
@@ -25,6 +26,7 @@ type Options struct {
 	Log      *slog.Logger
 	Level    *slog.LevelVar // the logger's level; a reload changes it (may be nil)
 	Version  string
+	Commit   string   // for proxypair_build_info
 	Notifier Notifier // nil = not under systemd
 
 	// Reload receives a value for every SIGHUP; Load re-reads the config
@@ -86,6 +88,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer srv.Close()
+	if ms := serveMetrics(cfg.Control.MetricsListen, n, o); ms != nil {
+		defer ms.Close()
+	}
 
 	go n.reloads(ctx, o)
 	o.Log.Info("starting", "version", o.Version, "iface", cfg.VRRP.Interface, "vrid", cfg.VRRP.VRID,
@@ -97,6 +102,27 @@ func Run(ctx context.Context, o Options) error {
 	})
 	o.Log.Info("stopped")
 	return err
+}
+
+// serveMetrics starts the metrics endpoint when control.metrics_listen is
+// set. One that cannot listen (the port taken, the address not on this
+// host) is logged, not fatal: the pair's VIP matters more than its
+// metrics, and Prometheus reports the target down.
+func serveMetrics(addr string, n *node, o Options) *metrics.Server {
+	if addr == "" {
+		return nil
+	}
+	log := o.Log.With("component", "metrics")
+	h, err := metrics.Handler(n, metrics.BuildInfo{Version: o.Version, Commit: o.Commit}, log)
+	if err == nil {
+		var s *metrics.Server
+		if s, err = metrics.Listen(addr, h, log); err == nil {
+			o.Log.Info("serving metrics", "addr", s.Addr().String(), "path", metrics.Path)
+			return s
+		}
+	}
+	o.Log.Error("control.metrics_listen: cannot serve metrics; running without them", "addr", addr, "err", err)
+	return nil
 }
 
 // openHost checks the interface and prepares the adapters: it removes the

@@ -51,6 +51,9 @@ func newReceiver(cfg config.VRRP, src netip.Addr, d *drops) (*receiver, error) {
 func (rc *receiver) accept(p netio.Packet) (fsm.AdvertReceived, vrrp.DropReason) {
 	reason, rcv := rc.check(p)
 	if reason != vrrp.DropNone {
+		if reason == vrrp.DropAuthType && rcv.AuthType > vrrp.AuthAH {
+			rc.drops.authUnknown++
+		}
 		rc.drops.add(p.At, reason, p.Src, func() string { return rc.mismatch(reason, p, &rcv.Advertisement) })
 		return fsm.AdvertReceived{}, reason
 	}

@@ -14,6 +14,7 @@ import (
 
 func (in *instance) changed(now time.Time, c fsm.StateChanged) {
 	in.since = now
+	in.counts.transition(c)
 	in.transitions = append(in.transitions, control.Transition{
 		At: now, From: c.From.String(), To: c.To.String(), Reason: c.Reason.String(),
 	})
@@ -77,6 +78,8 @@ func (in *instance) snapshot(now time.Time) control.Instance {
 		AdvertsReceived:    in.received,
 		Drops:              in.drops.snapshot(),
 		Transitions:        slices.Clone(in.transitions),
+		MasterAdvertAt:     in.counts.masterAdvertAt(in.r),
+		Counters:           in.counts.snapshot(in.sendErrs, in.drops.authUnknown),
 	}
 	if _, until := in.r.Held(now); !until.IsZero() {
 		st.PreemptHeldUntil = until

@@ -20,6 +20,11 @@ type Check struct {
 	OK     bool
 	Detail string // a full sentence naming its subject, e.g. "backend be_app: 2/2 servers UP"
 	At     time.Time
+	// Duration is how long the look behind the result took: the runtime
+	// API call for the socket, process, frontend and backend checks (one
+	// call answers them all; the process check after a failed call looks
+	// at /proc), the D-Bus call for the systemd unit.
+	Duration time.Duration
 }
 
 // Event is a verdict about HAProxy.
@@ -327,11 +332,13 @@ func (l *loop) step(ctx context.Context, trigger string) (Event, bool, int) {
 // check looks at HAProxy once and returns every check result.
 func (l *loop) check(ctx context.Context) ([]Check, int) {
 	t := l.t
+	start := time.Now()
 	st, err := l.rt.state(ctx)
 	now := time.Now()
+	took := now.Sub(start)
 	var checks []Check
 	if err != nil {
-		checks = append(checks, Check{Name: CheckSocket, Detail: err.Error(), At: now})
+		checks = append(checks, Check{Name: CheckSocket, Detail: err.Error(), At: now, Duration: took})
 		if pid := l.lastPID; pid != 0 {
 			c := Check{Name: CheckProcess, At: now}
 			if t.alive(pid) {
@@ -340,12 +347,13 @@ func (l *loop) check(ctx context.Context) ([]Check, int) {
 			} else {
 				c.Detail = fmt.Sprintf("haproxy process %d exited", pid)
 			}
+			c.Duration = time.Since(now)
 			checks = append(checks, c)
 		}
 	} else {
 		checks = append(checks,
-			Check{Name: CheckSocket, OK: true, Detail: fmt.Sprintf("haproxy socket %s: answers (HAProxy %s)", t.cfg.HAProxy.Socket, st.Version), At: now},
-			Check{Name: CheckProcess, OK: true, Detail: fmt.Sprintf("haproxy process %d is running", st.PID), At: now},
+			Check{Name: CheckSocket, OK: true, Detail: fmt.Sprintf("haproxy socket %s: answers (HAProxy %s)", t.cfg.HAProxy.Socket, st.Version), At: now, Duration: took},
+			Check{Name: CheckProcess, OK: true, Detail: fmt.Sprintf("haproxy process %d is running", st.PID), At: now, Duration: took},
 		)
 	}
 	if l.unit != nil {
@@ -353,6 +361,7 @@ func (l *loop) check(ctx context.Context) ([]Check, int) {
 		c := l.unit.check(ctx, uctx)
 		cancel()
 		c.At = time.Now()
+		c.Duration = c.At.Sub(now)
 		checks = append(checks, c)
 	}
 	if err != nil {
@@ -366,10 +375,14 @@ func (l *loop) check(ctx context.Context) ([]Check, int) {
 		disabled = usage.Disabled
 	}
 	idx := indexStat(st.Rows)
+	fromStat := len(checks)
 	checks = append(checks, frontendChecks(idx, disabled, now)...)
 	sel := selectBackends(t.cfg.HAProxy.Backends, usage, idx)
 	for _, b := range sel.Backends {
 		checks = append(checks, backendCheck(b, idx, t.cfg.HAProxy.MinServersUp, now))
+	}
+	for i := range checks[fromStat:] {
+		checks[fromStat+i].Duration = took
 	}
 	return checks, st.PID
 }

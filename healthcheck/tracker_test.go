@@ -22,6 +22,7 @@ type fakeHAProxy struct {
 	fire  func(string)   // the PID watcher's fire of the latest arming
 	fires []func(string) // every arming's fire, oldest first
 	alive bool
+	delay time.Duration // how long a call takes (virtual time)
 }
 
 func rowsOK() []statRow {
@@ -48,6 +49,10 @@ func (f *fakeHAProxy) set(pid int, rows []statRow, err error) {
 }
 
 func (f *fakeHAProxy) state(context.Context) (runtimeState, error) {
+	f.mu.Lock()
+	delay := f.delay
+	f.mu.Unlock()
+	time.Sleep(delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -391,4 +396,36 @@ func TestTrackerBackendSelection(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestCheckDurations: every result carries how long the runtime API call
+// behind it took, failed or not.
+func TestCheckDurations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeHAProxy{alive: true, delay: 30 * time.Millisecond}
+		f.set(42, rowsOK(), nil)
+		tr := newFakeTracker(t, Config{}, f)
+		startFake(t, tr, make(chan Event, 10))
+		time.Sleep(50 * time.Millisecond) // the first check's call ends at 30ms
+		synctest.Wait()
+		s := tr.Snapshot()
+		if len(s.Checks) < 4 {
+			t.Fatalf("checks %+v, want socket, process, frontend and backend", s.Checks)
+		}
+		for _, c := range s.Checks {
+			if c.Duration != 30*time.Millisecond {
+				t.Errorf("%s took %v, want the call's 30ms", c.Name, c.Duration)
+			}
+		}
+
+		f.mu.Lock()
+		f.err, f.delay = errRefused, 70*time.Millisecond
+		f.mu.Unlock()
+		time.Sleep(300 * time.Millisecond) // the next check starts at 230ms and ends at 300ms
+		synctest.Wait()
+		s = tr.Snapshot()
+		if c := s.Checks[0]; c.Name != CheckSocket || c.OK || c.Duration != 70*time.Millisecond {
+			t.Errorf("failed socket check %+v, want its 70ms", c)
+		}
+	})
 }

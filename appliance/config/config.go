@@ -74,12 +74,16 @@ type GARP struct {
 }
 
 // Control configures the control socket used by `proxypair status`, and
-// where the daemon keeps what must survive a restart.
+// where the daemon keeps what must survive a restart, and the Prometheus
+// metrics endpoint.
 type Control struct {
 	Socket string
 	// StateDir keeps the maintenance state (a planned hand-over survives
 	// a restart and a reboot: the node does not take the VIP back).
 	StateDir string
+	// MetricsListen is the host:port /metrics is served on over HTTP, e.g.
+	// 127.0.0.1:9542; "" serves no metrics.
+	MetricsListen string
 }
 
 // Log configures the structured log on standard error.

@@ -292,6 +292,11 @@ func TestBadConfigs(t *testing.T) {
 		{"pair of three", []string{"pair: true", "unicast_peers: [198.18.0.2, 198.18.0.3]"}, "", nil, "vrrp.pair", "exactly one peer"},
 		{"log level", nil, "log: {level: loud}\n", nil, "log.level", "not one of"},
 		{"relative socket", nil, "control: {socket: proxypair.sock}\n", nil, "control.socket", "absolute"},
+		{"metrics no port", nil, "control: {metrics_listen: 127.0.0.1}\n", nil, "control.metrics_listen", "not host:port"},
+		{"metrics port zero", nil, "control: {metrics_listen: '127.0.0.1:0'}\n", nil, "control.metrics_listen", "1 to 65535"},
+		{"metrics port name", nil, "control: {metrics_listen: '127.0.0.1:http'}\n", nil, "control.metrics_listen", "1 to 65535"},
+		{"metrics host name", nil, "control: {metrics_listen: 'prom.example:9542'}\n", nil, "control.metrics_listen", "not an IP address"},
+		{"metrics flag", nil, "", map[string]string{"control.metrics_listen": "9542"}, "control.metrics_listen", "not host:port"},
 		{"bool", []string{"preempt: maybe"}, "", nil, "vrrp.preempt", "true or false"},
 		{"flag typo", nil, "", map[string]string{"vrrp.prio": "1"}, "vrrp.prio", "did you mean vrrp.priority"},
 		{"flag value", nil, "", map[string]string{"vrrp.priority": "1000"}, "vrrp.priority", "outside 1-254"},
@@ -332,6 +337,21 @@ func TestBadConfigs(t *testing.T) {
 			}
 			t.Errorf("no problem for %s containing %q; got %v", tc.key, tc.want, problems)
 		})
+	}
+}
+
+// TestMetricsListen: the metrics addresses people write are valid, and
+// the default serves none.
+func TestMetricsListen(t *testing.T) {
+	clearEnv(t)
+	if d := Defaults().Control.MetricsListen; d != "" {
+		t.Errorf("control.metrics_listen defaults to %q, want off", d)
+	}
+	for _, addr := range []string{"127.0.0.1:9542", ":9542", "localhost:9542", "[::1]:9542", "0.0.0.0:9542", "198.18.0.1:65535"} {
+		c, problems := load(t, Source{File: writeYAML(t, seedWith(nil, "control: {metrics_listen: '"+addr+"'}\n"))})
+		if len(problems) != 0 || c.Control.MetricsListen != addr {
+			t.Errorf("%s: %q, %v", addr, c.Control.MetricsListen, problems)
+		}
 	}
 }
 

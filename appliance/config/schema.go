@@ -57,6 +57,7 @@ var schema = []field{
 
 	restart(str("control.socket", "/run/proxypair/proxypair.sock", func(c *Config) *string { return &c.Control.Socket })),
 	restart(str("control.state_dir", "/var/lib/proxypair", func(c *Config) *string { return &c.Control.StateDir })),
+	restart(str("control.metrics_listen", "", func(c *Config) *string { return &c.Control.MetricsListen })),
 
 	str("log.level", "info", func(c *Config) *string { return &c.Log.Level }),
 	restart(str("log.format", "text", func(c *Config) *string { return &c.Log.Format })),

@@ -3,10 +3,12 @@ package config
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -23,6 +25,9 @@ func Validate(c *Config) []Problem {
 	}
 	if c.Control.StateDir == "" || !filepath.IsAbs(c.Control.StateDir) {
 		ps.add("control.state_dir", "%q must be an absolute path", c.Control.StateDir)
+	}
+	if msg := checkListen(c.Control.MetricsListen); msg != "" {
+		ps.add("control.metrics_listen", "%s", msg)
 	}
 	oneOf(&ps, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&ps, "log.format", c.Log.Format, "text", "json")
@@ -225,6 +230,30 @@ func vipSubnetEdge(vips []netip.Prefix, a netip.Addr) string {
 		if e := subnetEdge(p, a); e != "" {
 			return fmt.Sprintf("is the %s address of %v (the subnet of virtual IP %v)", e, p.Masked(), p)
 		}
+	}
+	return ""
+}
+
+// checkListen says what is wrong with a metrics address, or returns "" for
+// a host:port proxypair can listen on (or "": no metrics). The host is an
+// IP address, localhost, or empty for every address; a name would need a
+// resolver at start-up, which may not answer yet at boot.
+func checkListen(s string) string {
+	if s == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:9542, or :9542 for every address)", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("%q: port %q is not a number from 1 to 65535", s, port)
+	}
+	if host == "" || host == "localhost" {
+		return ""
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return fmt.Sprintf("%q: host %q is not an IP address (or localhost, or empty for every address)", s, host)
 	}
 	return ""
 }

@@ -64,6 +64,11 @@ type Instance struct {
 	// hand-over): it leaves the VIPs to its peer.
 	Maintenance *Maintenance `json:"maintenance,omitempty"`
 	Cloud       *Cloud       `json:"cloud,omitempty"`
+	// MasterAdvertAt is when the current master last advertised: our own
+	// last advert sent while Master, the master's last one accepted while
+	// Backup; zero when no master is known.
+	MasterAdvertAt time.Time `json:"master_advert_at,omitzero"`
+	Counters       Counters  `json:"counters"`
 }
 
 // Peer is another router as this node hears it.
@@ -99,6 +104,30 @@ type TakeoverTiming struct {
 	Reason     string    `json:"reason"`
 }
 
+// Counters are an instance's counts since the daemon started, for metrics.
+// Unlike Transitions, which keeps the last few for reading, they cover the
+// whole lifetime.
+type Counters struct {
+	BecomeMaster         uint64 `json:"become_master"`          // transitions to MASTER
+	ReleaseMaster        uint64 `json:"release_master"`         // transitions from MASTER
+	PriorityZeroReceived uint64 `json:"priority_zero_received"` // accepted adverts with priority 0
+	PriorityZeroSent     uint64 `json:"priority_zero_sent"`     // priority-0 adverts sent (resign, stop)
+	SendErrors           uint64 `json:"send_errors"`            // adverts the socket refused
+	// AuthTypeUnknown counts the auth_type drops whose type is none of
+	// VRRPv2's (0 none, 1 PASS, 2 AH): keepalived's invalid_authtype. The
+	// other auth_type drops are its authtype_mismatch.
+	AuthTypeUnknown uint64            `json:"auth_type_unknown"`
+	Transitions     []TransitionCount `json:"transitions"` // every kind seen, sorted
+}
+
+// TransitionCount is how many state changes of one kind happened.
+type TransitionCount struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+	Count  uint64 `json:"count"`
+}
+
 // Transition is one state change.
 type Transition struct {
 	At     time.Time `json:"at"`
@@ -121,6 +150,10 @@ type HealthCheck struct {
 	OK     bool      `json:"ok"`
 	Detail string    `json:"detail,omitempty"`
 	At     time.Time `json:"at"`
+	// Duration is how long the look that produced the result took (the
+	// runtime API call for the socket, process, frontend and backend
+	// checks; the D-Bus call for the systemd unit).
+	Duration Duration `json:"duration"`
 }
 
 // Cloud is the state of the cloud VIP move (NCP VPC).
@@ -131,6 +164,7 @@ type Cloud struct {
 	Attempts    int        `json:"attempts"`               // API calls of the last claim
 	Latency     Duration   `json:"latency"`                // of the last claim
 	Claims      int        `json:"claims"`                 // successful claims since start
+	Failures    int        `json:"failures"`               // failed claims since start (each is retried)
 	Error       string     `json:"error,omitempty"`        // why the last claim failed
 	NextTry     time.Time  `json:"next_try,omitempty"`     // when a failed claim is tried again
 	LastVerify  time.Time  `json:"last_verify,omitempty"`  // the last check that the VIPs are routed here

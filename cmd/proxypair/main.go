@@ -147,6 +147,7 @@ func runCmd(f *flags) *cobra.Command {
 				Log:      log,
 				Level:    level,
 				Version:  version,
+				Commit:   commit,
 				Notifier: sdnotify.New(log),
 				Reload:   reload,
 				Load:     f.load,
