@@ -155,3 +155,23 @@ func TestMaintenance(t *testing.T) {
 		t.Fatal("maintenance accepted by a Provider without it")
 	}
 }
+
+// TestManyRequests: the server takes at most a few connections at once;
+// clients that come one after another must never run out of them (a
+// monitoring loop polls status all day).
+func TestManyRequests(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pp.sock")
+	s, err := Listen(path, fixed(testStatus()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 5 * maxConns {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := Get(ctx, path)
+		cancel()
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+}

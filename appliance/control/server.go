@@ -45,7 +45,7 @@ const (
 	maxConns     = 16
 	readTimeout  = 10 * time.Second
 	writeTimeout = 10 * time.Second
-	idleTimeout  = 30 * time.Second
+	idleTimeout  = 5 * time.Second
 )
 
 // Server serves the control API on a unix socket.
@@ -142,6 +142,9 @@ func do(ctx context.Context, path, method, route string, body io.Reader) (*http.
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
 		},
+		// One request per client: an idle connection kept open would hold
+		// one of the server's few slots until its idle timeout.
+		DisableKeepAlives: true,
 	}}
 	req, err := http.NewRequestWithContext(ctx, method, "http://proxypair"+route, body)
 	if err != nil {
