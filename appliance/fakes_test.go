@@ -205,6 +205,7 @@ type fakeAddrs struct {
 	failDel  func(netip.Prefix) error
 	failList func() error
 	adds     int
+	gone     bool // the interface does not exist (vip.ErrNoInterface)
 }
 
 func newFakeAddrs(label string) *fakeAddrs { return &fakeAddrs{label: label} }
@@ -212,6 +213,10 @@ func newFakeAddrs(label string) *fakeAddrs { return &fakeAddrs{label: label} }
 func (f *fakeAddrs) Add(p netip.Prefix) error {
 	f.mu.Lock()
 	f.adds++
+	if f.gone {
+		f.mu.Unlock()
+		return errNoEth1
+	}
 	if f.failAdd != nil {
 		if err := f.failAdd(p); err != nil {
 			f.mu.Unlock()
@@ -232,6 +237,10 @@ func (f *fakeAddrs) Add(p netip.Prefix) error {
 
 func (f *fakeAddrs) Delete(p netip.Prefix) error {
 	f.mu.Lock()
+	if f.gone {
+		f.mu.Unlock()
+		return nil // as vip.Manager: a missing interface holds nothing
+	}
 	if f.failDel != nil {
 		if err := f.failDel(p); err != nil {
 			f.mu.Unlock()
@@ -257,12 +266,28 @@ func (f *fakeAddrs) Delete(p netip.Prefix) error {
 func (f *fakeAddrs) List() ([]vip.Addr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.gone {
+		return nil, errNoEth1
+	}
 	if f.failList != nil {
 		if err := f.failList(); err != nil {
 			return nil, err
 		}
 	}
 	return slices.Clone(f.addrs), nil
+}
+
+// errNoEth1 is what vip.Manager says when eth1 does not exist.
+var errNoEth1 = fmt.Errorf("%w: eth1", vip.ErrNoInterface)
+
+// setGone deletes the interface (with its addresses, as the kernel does)
+// or creates it again, empty.
+func (f *fakeAddrs) setGone(gone bool) {
+	f.mu.Lock()
+	f.gone = gone
+	f.addrs = nil
+	f.mu.Unlock()
+	f.hint()
 }
 
 // put adds an address as someone else would (another label).

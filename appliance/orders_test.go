@@ -1,0 +1,188 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/proxypair/proxypair/appliance/ifwatch"
+)
+
+// Tests of unusual orders of events around the instance loop: calls,
+// link changes and reports that arrive while it stops or after it ended.
+
+// TestCallAfterStop: a status request (or a reload) that reaches the
+// instance after its loop ended gets an error at once. It must not wait for
+// its own context: the control socket's requests carry none that ends, and
+// the server's shutdown would wait for them.
+func TestCallAfterStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, _ := electedPair(t)
+		a.stopAndWait(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		res := make(chan error, 1)
+		go func() { res <- a.in.call(ctx, func(time.Time) {}) }()
+		synctest.Wait()
+		select {
+		case err := <-res:
+			if err == nil {
+				t.Error("a call after the loop ended reported success")
+			}
+		default:
+			t.Fatal("a call after the loop ended blocks until its context ends")
+		}
+	})
+}
+
+// TestStartFailureClosesSockets: when start-up fails after the VRRP
+// sockets were opened (the timerfd cannot be created: EMFILE), run closes
+// them and tells systemd nothing: no READY=1 for a daemon that exits.
+func TestStartFailureClosesSockets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := startNodeEnv(t, &lan{}, "198.18.0.1", seedVRRP(200), func(e *env) {
+			e.newTimer = func() (timer, error) { return nil, errors.New("timerfd_create: too many open files") }
+		})
+		err := <-n.done
+		n.done <- err // for the cleanup
+		if err == nil {
+			t.Fatal("run succeeded without its timer")
+		}
+		select {
+		case <-n.conn.closed:
+		default:
+			t.Error("run failed and left its VRRP sockets open")
+			n.conn.Close() // let the reader end, so the bubble can
+		}
+		if msgs := n.notify.messages(); slices.Contains(msgs, "READY=1") {
+			t.Errorf("run failed after telling systemd it was ready: %v", msgs)
+		}
+	})
+}
+
+// TestInterfaceGoneHoldsNothing: an interface that does not exist holds no
+// VIP of ours. While it is gone the keeper neither retries nor warns, and a
+// stop finishes at once instead of waiting out finishWait and blaming VIPs
+// that cannot be there.
+func TestInterfaceGoneHoldsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := startNode(t, &lan{}, "198.18.0.1", seedVRRP(200))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if a.state(t) != "MASTER" {
+			t.Fatalf("alone: %s", a.state(t))
+		}
+		a.conn.setUp(false)
+		a.vips.setGone(true)
+		a.watch.set(ifwatch.Link{})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if st := a.status(t); st.State != "FAULT" || st.VIPProblem != "" {
+			t.Fatalf("interface gone: %s, problem %q", st.State, st.VIPProblem)
+		}
+		if n := a.log.count("VIPs: the interface does not match; retrying", ""); n != 0 {
+			t.Errorf("%d warnings about the VIPs of an interface that does not exist", n)
+		}
+		start := time.Now()
+		a.stopAndWait(t)
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the stop took %v with no interface (and no VIP) left", d)
+		}
+		if n := a.log.count("stopping with VIPs of ours still on the interface; `proxypair cleanup` (ExecStopPost) removes them", ""); n != 0 {
+			t.Errorf("the stop blamed VIPs on an interface that does not exist")
+		}
+	})
+}
+
+// TestReopenRetriesOnce: while the sockets cannot be opened on a
+// re-created interface, one retry runs, whatever number of link events
+// come meanwhile (a carrier flapping): each one must not start a retry
+// loop of its own. The failure is logged at a bounded rate.
+func TestReopenRetriesOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			mu     sync.Mutex
+			opens  int
+			broken bool
+		)
+		a := startNodeEnv(t, &lan{}, "198.18.0.1", seedVRRP(200), func(e *env) {
+			open := e.openConn
+			e.openConn = func(m bool) (Conn, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				opens++
+				if broken {
+					return nil, syscall.ENODEV
+				}
+				return open(m)
+			}
+		})
+		synctest.Wait()
+		mu.Lock()
+		broken = true
+		mu.Unlock()
+		l := ifwatch.Link{Exists: true, Index: 9, Up: true, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}
+		a.watch.set(l)
+		for range 6 { // ends up
+			l.Up = !l.Up
+			a.watch.set(l)
+		}
+		synctest.Wait()
+		mu.Lock()
+		before := opens
+		mu.Unlock()
+		span := 20 * time.Second
+		time.Sleep(span)
+		synctest.Wait()
+		mu.Lock()
+		n := opens - before
+		mu.Unlock()
+		if most := int(span/reopenRetry) + 1; n > most {
+			t.Errorf("%d attempts to open the sockets in %v, want at most %d (one retry per %v)", n, span, most, reopenRetry)
+		}
+		if got, most := a.log.count("opening the VRRP sockets failed; retrying", ""), int(span/logEvery)+2; got > most {
+			t.Errorf("%d log lines for the failing reopen in %v, want at most %d", got, span, most)
+		}
+		// It works again: one set of sockets, a working router.
+		mu.Lock()
+		broken = false
+		mu.Unlock()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if st := a.status(t); st.State != "MASTER" || st.Link != "up" {
+			t.Errorf("after the sockets open again: %s, link %s", st.State, st.Link)
+		}
+	})
+}
+
+// TestVIPsFailedAloneDoesNotFlap: a node alone that cannot add its VIP (no
+// permission) resigns, and with no peer to take over its Master_Down_Timer
+// makes it master again. It must not fail, resign and take over again at
+// every Master_Down_Interval (at 10 ms adverts, 30 times a second, with an
+// error line, two state changes and a STATUS= each time): the hold that
+// keeps it from preempting a peer also spaces its own attempts.
+func TestVIPsFailedAloneDoesNotFlap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := seedVRRP(200)
+		cfg.Version, cfg.AuthPass, cfg.AdvertInterval = 3, "", 10*time.Millisecond
+		a := startNodeEnv(t, &lan{}, "198.18.0.1", cfg, func(e *env) {
+			e.addrs.(*fakeAddrs).failAdd = failing(-1, syscall.EPERM)
+		})
+		span := time.Minute
+		time.Sleep(span)
+		synctest.Wait()
+		// Holds of 10 s, 20 s, 40 s: at most 3 attempts in a minute.
+		if got := a.log.count("cannot hold the VIPs: handing the pair to the peer", "vips_failed"); got > 4 {
+			t.Errorf("%d resigns in %v alone with a VIP it cannot add, want at most 4", got, span)
+		}
+		if st := a.status(t); st.State != "BACKUP" || st.PreemptHeldUntil.IsZero() {
+			t.Errorf("alone, failing: %s, held until %v", st.State, st.PreemptHeldUntil)
+		}
+	})
+}
