@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -78,8 +79,11 @@ type instance struct {
 	recv   *receiver
 	drops  *drops
 	events chan event
-	keeper *keeper
-	claims *claims // nil without a cloud provider
+	// stopped is closed when run returns: a call then fails at once
+	// instead of waiting for a loop that will never answer.
+	stopped chan struct{}
+	keeper  *keeper
+	claims  *claims // nil without a cloud provider
 
 	conn       Conn
 	connIndex  int    // the interface index the sockets are bound to
@@ -119,6 +123,7 @@ func newInstance(cfg config.VRRP, weight int, e env, log *slog.Logger) (*instanc
 		env:     e,
 		log:     log.With("iface", cfg.Interface, "vrid", cfg.VRID),
 		events:  make(chan event, 256),
+		stopped: make(chan struct{}),
 		buf:     make([]byte, 1500),
 		errLog:  newRateLog(),
 		healthy: true,
@@ -159,6 +164,7 @@ func (in *instance) post(ctx context.Context, ev event) {
 // up. When ctx ends, run stops gracefully (make before break as master)
 // and returns once no VIP of ours is left.
 func (in *instance) run(ctx context.Context, ready func()) error {
+	defer close(in.stopped)
 	// The effects outlive ctx: a stopping master still holds its VIPs.
 	effects, stopEffects := context.WithCancel(context.Background())
 	defer stopEffects()
@@ -301,19 +307,34 @@ func (in *instance) tick() {
 	in.step(time.Now(), fsm.Timeout{})
 }
 
-// call runs f on the loop and waits for it.
+// errStopped is what a call gets once the instance loop has ended.
+var errStopped = errors.New("appliance: the VRRP instance has stopped")
+
+// call runs f on the loop and waits for it. Once the loop has ended it
+// fails with errStopped (a status request during a stop must not hold up
+// the control server's shutdown).
 func (in *instance) call(ctx context.Context, f func(now time.Time)) error {
 	done := make(chan struct{})
 	select {
 	case in.events <- callEvent{f: f, done: done}:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-in.stopped:
+		return errStopped
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-in.stopped:
+		// finish runs the calls that reach it before run returns.
+		select {
+		case <-done:
+			return nil
+		default:
+			return errStopped
+		}
 	}
 }
 
