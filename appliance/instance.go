@@ -165,9 +165,22 @@ func (in *instance) post(ctx context.Context, ev event) {
 // and returns once no VIP of ours is left.
 func (in *instance) run(ctx context.Context, ready func()) error {
 	defer close(in.stopped)
+	// Everything that can fail is set up before anything is opened or
+	// announced: a start that fails leaves no socket behind and never
+	// tells systemd it is ready.
+	newTimer := in.newTimer
+	if newTimer == nil {
+		newTimer = newGoTimer
+	}
+	timer, err := newTimer()
+	if err != nil {
+		return err
+	}
+	defer timer.Close()
 	// The effects outlive ctx: a stopping master still holds its VIPs.
 	effects, stopEffects := context.WithCancel(context.Background())
 	defer stopEffects()
+	defer in.closeConn() // on an early return; finish closes it otherwise
 
 	in.keeper = newKeeper(in.addrs, in.label, in.openARP, in.cfg.GARP, in.log.With("component", "vips"),
 		func(s vipState) { in.post(effects, vipsEvent{s}) })
@@ -210,15 +223,6 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 	in.step(now, fsm.Startup{})
 	ready()
 
-	newTimer := in.newTimer
-	if newTimer == nil {
-		newTimer = newGoTimer
-	}
-	timer, err := newTimer()
-	if err != nil {
-		return err
-	}
-	defer timer.Close()
 	var watchdog <-chan time.Time
 	if d, ok := in.notifier.WatchdogInterval(); ok {
 		// Pinged from this loop, so a wedged loop stops the pings and

@@ -54,11 +54,13 @@ func TestStartFailureClosesSockets(t *testing.T) {
 		if err == nil {
 			t.Fatal("run succeeded without its timer")
 		}
-		select {
-		case <-n.conn.closed:
-		default:
-			t.Error("run failed and left its VRRP sockets open")
-			n.conn.Close() // let the reader end, so the bubble can
+		for _, c := range n.conns {
+			select {
+			case <-c.closed:
+			default:
+				t.Error("run failed and left its VRRP sockets open")
+				c.Close() // let the reader end, so the bubble can
+			}
 		}
 		if msgs := n.notify.messages(); slices.Contains(msgs, "READY=1") {
 			t.Errorf("run failed after telling systemd it was ready: %v", msgs)
