@@ -198,7 +198,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 	}
 	st := vipState{Wanted: wanted}
-	list, err := k.addrs.List()
+	list, err := k.list()
 	if err != nil {
 		// We cannot see the interface (a dump interrupted again and
 		// again): that is never "nothing to delete". Add everything
@@ -260,7 +260,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 		if changed {
 			// Check what the kernel made of it.
-			if list, err = k.addrs.List(); err != nil {
+			if list, err = k.list(); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -342,6 +342,18 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 	}
 	return k.backoff
+}
+
+// list lists the interface's addresses. An interface that does not exist
+// (deleted, not yet created again) holds none: that is a complete answer,
+// not a failure to look, so a node in FAULT without its interface neither
+// retries nor warns, and a stop need not wait for it.
+func (k *keeper) list() ([]vip.Addr, error) {
+	list, err := k.addrs.List()
+	if errors.Is(err, vip.ErrNoInterface) {
+		return nil, nil
+	}
+	return list, err
 }
 
 // find returns the address with p's address and prefix length.
