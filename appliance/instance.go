@@ -88,9 +88,14 @@ type instance struct {
 	conn       Conn
 	connIndex  int    // the interface index the sockets are bound to
 	stopReader func() // stops the reader goroutine and closes conn
-	link       ifwatch.Link
-	linkUp     bool   // what the router was told
-	buf        []byte // for TryRead
+	// reopenPending: a retry of a failed open is scheduled (retryOpen).
+	reopenPending bool
+	// effects is the context of the effect goroutines: it ends when run
+	// returns, after the stop.
+	effects context.Context
+	link    ifwatch.Link
+	linkUp  bool   // what the router was told
+	buf     []byte // for TryRead
 
 	since       time.Time
 	sent        uint64
@@ -180,6 +185,7 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 	// The effects outlive ctx: a stopping master still holds its VIPs.
 	effects, stopEffects := context.WithCancel(context.Background())
 	defer stopEffects()
+	in.effects = effects
 	defer in.closeConn() // on an early return; finish closes it otherwise
 
 	in.keeper = newKeeper(in.addrs, in.label, in.openARP, in.cfg.GARP, in.log.With("component", "vips"),
@@ -268,6 +274,7 @@ func (in *instance) handle(ev event) {
 	case linkEvent:
 		in.linkChanged(now, ev.l)
 	case reopenEvent:
+		in.reopenPending = false
 		in.linkChanged(now, in.link)
 	case vipsEvent:
 		in.vipsReported(now, ev.s)
