@@ -83,13 +83,18 @@ func TestInterfaceGoneHoldsNothing(t *testing.T) {
 		a.conn.setUp(false)
 		a.vips.setGone(true)
 		a.watch.set(ifwatch.Link{})
+		synctest.Wait()
+		// The keeper may have tried to put the VIP back before the loop
+		// heard that the interface is gone: one warning then is fair.
+		const warning = "VIPs: the interface does not match; retrying"
+		warned := a.log.count(warning, "")
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if st := a.status(t); st.State != "FAULT" || st.VIPProblem != "" {
 			t.Fatalf("interface gone: %s, problem %q", st.State, st.VIPProblem)
 		}
-		if n := a.log.count("VIPs: the interface does not match; retrying", ""); n != 0 {
-			t.Errorf("%d warnings about the VIPs of an interface that does not exist", n)
+		if n := a.log.count(warning, "") - warned; n != 0 {
+			t.Errorf("%d warnings in FAULT about the VIPs of an interface that does not exist", n)
 		}
 		start := time.Now()
 		a.stopAndWait(t)
