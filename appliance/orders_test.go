@@ -3,7 +3,9 @@ package appliance
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"syscall"
@@ -11,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/ifwatch"
 )
 
@@ -190,6 +193,36 @@ func TestVIPsFailedAloneDoesNotFlap(t *testing.T) {
 		}
 		if st := a.status(t); st.State != "BACKUP" || st.PreemptHeldUntil.IsZero() {
 			t.Errorf("alone, failing: %s, held until %v", st.State, st.PreemptHeldUntil)
+		}
+	})
+}
+
+// TestReloadRefusesOwnSourceAsPeer: a reload that lists this node's own
+// advert source as a unicast peer is refused whole, as start-up refuses it
+// (the node would talk to itself and never hear its real peer), and none of
+// it is applied: not even the log level.
+func TestReloadRefusesOwnSourceAsPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, _ := electedPair(t)
+		cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock"}, Log: config.Log{Level: "info", Format: "text"},
+			Health: config.Health{Weight: -254}}
+		n := &node{inst: a.in, cfg: cur}
+		var level slog.LevelVar
+		next := *cur
+		next.VRRP = seedVRRP(150)
+		next.VRRP.UnicastPeers = []netip.Addr{netip.MustParseAddr("198.18.0.1")} // a's own source
+		next.Log.Level = "debug"
+		n.reload(context.Background(), Options{Log: a.in.log, Level: &level, Notifier: nopNotifier{},
+			Load: func() (*config.Config, []config.Problem, error) { return &next, nil, nil }})
+		synctest.Wait()
+		if st := a.status(t); st.ConfiguredPriority != 200 || len(st.Peers) != 0 {
+			t.Errorf("a reload naming our own source as the peer was applied: priority %d, peers %v", st.ConfiguredPriority, st.Peers)
+		}
+		if level.Level() != slog.LevelInfo {
+			t.Errorf("a refused reload changed the log level to %v", level.Level())
+		}
+		if n.cfg != cur {
+			t.Errorf("a refused reload replaced the running config")
 		}
 	})
 }
