@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -100,6 +101,11 @@ func (in *instance) snapshot(now time.Time) control.Instance {
 // reconfigure applies a reloaded config; the caller has kept the keys that
 // need a restart at their running values.
 func (in *instance) reconfigure(now time.Time, cfg config.VRRP, weight int) error {
+	// Start-up refuses this too (openHost); only the running node knows
+	// its source address.
+	if slices.Contains(cfg.UnicastPeers, in.src) {
+		return fmt.Errorf("vrrp.unicast_peers: %v is this node's own advert source: list the peer's address, not ours", in.src)
+	}
 	rc, err := newReceiver(cfg, in.src, in.drops)
 	if err != nil {
 		return err
