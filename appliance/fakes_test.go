@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/proxypair/proxypair/appliance/cloud/ncp"
@@ -350,6 +351,9 @@ type fakeARP struct {
 	addrs []netip.Addr
 	opens int
 	fail  error
+	// failOpens fails that many opens from now on (ENOBUFS, the interface
+	// down for a moment).
+	failOpens int
 }
 
 // open is env.openARP.
@@ -357,6 +361,10 @@ func (f *fakeARP) open() (ARP, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.opens++
+	if f.failOpens > 0 {
+		f.failOpens--
+		return nil, fmt.Errorf("garp: opening packet socket on eth1: %w", syscall.ENOBUFS)
+	}
 	return arpHandle{f}, nil
 }
 

@@ -226,3 +226,25 @@ func TestReloadRefusesOwnSourceAsPeer(t *testing.T) {
 		}
 	})
 }
+
+// TestARPSocketOpenRetried: the gratuitous-ARP socket fails to open once,
+// at a takeover (ENOBUFS). The open is retried and the VIP announced: one
+// failed open must not silence the node's ARPs until the interface
+// changes.
+func TestARPSocketOpenRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := electedPair(t)
+		b.arp.mu.Lock()
+		b.arp.failOpens = 1
+		b.arp.mu.Unlock()
+		a.stopAndWait(t) // b takes over; its first open fails
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if b.state(t) != "MASTER" {
+			t.Fatalf("b: %s", b.state(t))
+		}
+		if n := b.arp.arpsFor(vip100.Addr()); n == 0 {
+			t.Errorf("b took over and sent no gratuitous ARP for the VIP after one failed open of the ARP socket")
+		}
+	})
+}
