@@ -71,8 +71,7 @@ type keeper struct {
 	link     *ifwatch.Link
 
 	// Owned by the keeper goroutine.
-	arp          ARP
-	arpErr       error
+	arp          ARP            // nil until opened, or when the open failed
 	owned        []netip.Prefix // added by us, or seen with our label, and not yet seen gone
 	bursts       map[netip.Addr]context.CancelFunc
 	lastWanted   []netip.Prefix
@@ -292,11 +291,17 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		return !slices.ContainsFunc(wanted, func(p netip.Prefix) bool { return p.Addr() == a })
 	})
 	var pending []netip.Addr
+	// Without an ARP socket (it would not open) nothing can be announced:
+	// what is held waits, like what is not, and the socket is tried again.
+	noARP := (len(announce) > 0 || len(added) > 0) && !k.ensureARP(now)
 	for _, a := range dedupe(announce) {
+		held := slices.ContainsFunc(st.Held, func(p netip.Prefix) bool { return p.Addr() == a })
 		switch {
+		case noARP && (held || slices.Contains(added, a)):
+			pending = append(pending, a)
 		case slices.Contains(added, a):
 			k.burst(a, garp, true)
-		case slices.ContainsFunc(st.Held, func(p netip.Prefix) bool { return p.Addr() == a }):
+		case held:
 			k.arpNow(a)
 			k.burst(a, garp, true)
 		case slices.ContainsFunc(wanted, func(p netip.Prefix) bool { return p.Addr() == a }):
@@ -304,7 +309,11 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 	}
 	for _, a := range added {
-		if !slices.Contains(announce, a) {
+		switch {
+		case slices.Contains(announce, a):
+		case noARP:
+			pending = append(pending, a)
+		default:
 			k.burst(a, garp, true) // re-added behind our back: tell the LAN again
 		}
 	}
@@ -330,7 +339,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 	}
 	k.report(st)
 
-	if st.converged() {
+	if st.converged() && len(pending) == 0 {
 		k.backoff = 0
 		return 0
 	}
@@ -372,21 +381,32 @@ func (k *keeper) reopenARP() {
 		k.arp.Close()
 		k.arp = nil
 	}
+	k.ensureARP(time.Now())
+}
+
+// ensureARP opens the gratuitous-ARP socket unless it is open, and reports
+// whether it is. A failure (ENOBUFS, the link down for a moment) is logged
+// at a bounded rate and tried again at the next use: it must not silence
+// the node's ARPs until the interface changes.
+func (k *keeper) ensureARP(now time.Time) bool {
+	if k.arp != nil {
+		return true
+	}
 	arp, err := k.openARP()
 	if err != nil {
-		k.arpErr = err
-		k.log.Error("opening the gratuitous ARP socket failed", "err", err)
-		return
+		if last, ok := k.lastErrLog["arp-open"]; !ok || now.Sub(last) >= logEvery {
+			k.lastErrLog["arp-open"] = now
+			k.log.Error("opening the gratuitous ARP socket failed; trying again", "err", err)
+		}
+		return false
 	}
-	k.arp, k.arpErr = arp, nil
+	k.arp = arp
+	return true
 }
 
 // arpNow sends one gratuitous ARP for a at once.
 func (k *keeper) arpNow(a netip.Addr) {
-	if k.arp == nil && k.arpErr == nil {
-		k.reopenARP()
-	}
-	if k.arp == nil {
+	if !k.ensureARP(time.Now()) {
 		return
 	}
 	if err := k.arp.Send(a); err != nil {
