@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -245,6 +246,24 @@ func TestARPSocketOpenRetried(t *testing.T) {
 		}
 		if n := b.arp.arpsFor(vip100.Addr()); n == 0 {
 			t.Errorf("b took over and sent no gratuitous ARP for the VIP after one failed open of the ARP socket")
+		}
+	})
+}
+
+// TestForeignVIPOnBackupIsReported: someone puts a VIP on the backup's
+// interface by hand (or networkd from an old config). The backup must not
+// remove it (it is not ours), but two hosts now answer for the VIP: the
+// status and the log must say so, as they do on the master.
+func TestForeignVIPOnBackupIsReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, b := electedPair(t)
+		b.vips.put(vip100, "eth1")
+		synctest.Wait()
+		if st := b.status(t); st.State != "BACKUP" || !strings.Contains(st.VIPProblem, "198.18.0.100/24") {
+			t.Errorf("a backup with the VIP put there by someone else: %s, problem %q", st.State, st.VIPProblem)
+		}
+		if !slices.ContainsFunc(b.notify.messages(), func(m string) bool { return strings.Contains(m, "not put there by proxypair") }) {
+			t.Errorf("STATUS= never said the VIP is on the backup: %v", b.notify.messages())
 		}
 	})
 }
