@@ -190,6 +190,7 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 
 	in.keeper = newKeeper(in.addrs, in.label, in.openARP, in.cfg.GARP, in.log.With("component", "vips"),
 		func(s vipState) { in.post(effects, vipsEvent{s}) })
+	in.keeper.setConfig(in.cfg.VirtualIPs, in.cfg.GARP)
 	go in.keeper.run(effects)
 	if in.claimer != nil {
 		in.claims = newClaims(in.claimer, in.provider, in.log.With("component", "cloud"),

@@ -65,10 +65,11 @@ type keeper struct {
 
 	poke chan struct{} // buffered 1: something to do
 
-	mu       sync.Mutex // guards the requests below, set by the loop
-	wanted   []netip.Prefix
-	announce []netip.Addr // to announce once held
-	link     *ifwatch.Link
+	mu         sync.Mutex     // guards the requests below, set by the loop
+	configured []netip.Prefix // every VIP of the config, wanted or not
+	wanted     []netip.Prefix
+	announce   []netip.Addr // to announce once held
+	link       *ifwatch.Link
 
 	// Owned by the keeper goroutine.
 	arp          ARP            // nil until opened, or when the open failed
@@ -99,11 +100,14 @@ func (k *keeper) want(vips []netip.Prefix, announce []netip.Addr) {
 	k.hint()
 }
 
-// setGARP changes the gratuitous-ARP settings (a reload).
-func (k *keeper) setGARP(g config.GARP) {
+// setConfig sets the configured VIPs and the gratuitous-ARP settings (at
+// start and on a reload).
+func (k *keeper) setConfig(vips []netip.Prefix, g config.GARP) {
 	k.mu.Lock()
+	k.configured = slices.Clone(vips)
 	k.garp = g
 	k.mu.Unlock()
+	k.hint()
 }
 
 // linkChanged tells the keeper the interface changed (re-created, new
@@ -163,6 +167,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 	link := k.link
 	k.link = nil
 	garp := k.garp
+	configured := k.configured
 	k.mu.Unlock()
 
 	if link != nil {
@@ -247,6 +252,17 @@ func (k *keeper) sync(now time.Time) time.Duration {
 				st.Foreign = append(st.Foreign, p)
 			}
 		}
+		// A VIP that is not wanted here but on the interface all the same,
+		// put there by someone else: not ours to remove, but another host
+		// (or a tool) answers for it next to the master.
+		for _, p := range configured {
+			if slices.Contains(wanted, p) {
+				continue
+			}
+			if slices.ContainsFunc(list, func(a vip.Addr) bool { return a.Prefix.Addr() == p.Addr() && a.Label != k.label }) {
+				st.Foreign = append(st.Foreign, p)
+			}
+		}
 		for _, a := range list {
 			if a.Label != k.label || slices.Contains(wanted, a.Prefix) {
 				continue
@@ -323,6 +339,10 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		k.mu.Unlock()
 	}
 
+	if len(st.Foreign) > 0 {
+		k.logOnce(now, "foreign", "VIPs are on the interface but proxypair did not put them there: it leaves them, and whoever did answers for them too",
+			"vips", st.Foreign)
+	}
 	if len(errs) > 0 {
 		st.Err = errors.Join(errs...).Error()
 		k.logOnce(now, "err", "VIPs: the interface does not match; retrying", "err", st.Err,

@@ -112,7 +112,7 @@ func (in *instance) reconfigure(now time.Time, cfg config.VRRP, weight int) erro
 	}
 	reopen := (len(cfg.UnicastPeers) == 0) != (len(in.cfg.UnicastPeers) == 0)
 	in.cfg, in.weight, in.recv = cfg, weight, rc
-	in.keeper.setGARP(cfg.GARP)
+	in.keeper.setConfig(cfg.VirtualIPs, cfg.GARP)
 	in.apply(now, in.r.Reconfigure(now, in.fsmConfig()))
 	if reopen && in.conn != nil {
 		// Multicast ↔ unicast: the sockets join the group or not.
