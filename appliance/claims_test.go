@@ -81,3 +81,45 @@ func TestClaimDoneAsMasterEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimWantFlaps: the want flaps between empty and the VIP while a
+// claim hangs (the API is down): each empty want cancels the running
+// call, at most one call runs at a time, and the last want is claimed.
+func TestClaimWantFlaps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cl := &fakeClaimer{block: true}
+		var (
+			mu    sync.Mutex
+			last  control.Cloud
+			calls []int // running calls after each step
+		)
+		c := newClaims(cl, "fake", slog.New(slog.DiscardHandler), func(s control.Cloud) {
+			mu.Lock()
+			last = s
+			mu.Unlock()
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { c.run(ctx); close(done) }()
+		a := []netip.Addr{vip100.Addr()}
+		for _, w := range [][]netip.Addr{a, nil, a, nil, nil, a, a} {
+			c.set(w)
+			synctest.Wait()
+			n, cancelled := cl.counts()
+			calls = append(calls, n-cancelled)
+		}
+		for i, running := range calls {
+			if running > 1 {
+				t.Errorf("step %d: %d calls running at once", i, running)
+			}
+		}
+		mu.Lock()
+		st := last.State
+		mu.Unlock()
+		if n, cancelled := cl.counts(); n != 3 || cancelled != 2 || st != control.ClaimClaiming {
+			t.Errorf("after the flaps: %d claims, %d cancelled, state %q; want 3, 2, claiming", n, cancelled, st)
+		}
+		cancel()
+		<-done
+	})
+}
