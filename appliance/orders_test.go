@@ -23,8 +23,8 @@ import (
 
 // TestCallAfterStop: a status request (or a reload) that reaches the
 // instance after its loop ended gets an error at once. It must not wait for
-// its own context: the control socket's requests carry none that ends, and
-// the server's shutdown would wait for them.
+// its own context: a control-socket request's ends only when the client
+// gives up, and the server's shutdown waits for it (up to 2 s).
 func TestCallAfterStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, _ := electedPair(t)
