@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/proxypair/proxypair/appliance/cloud/ncp"
@@ -205,6 +206,7 @@ type fakeAddrs struct {
 	failDel  func(netip.Prefix) error
 	failList func() error
 	adds     int
+	gone     bool // the interface does not exist (vip.ErrNoInterface)
 }
 
 func newFakeAddrs(label string) *fakeAddrs { return &fakeAddrs{label: label} }
@@ -212,6 +214,10 @@ func newFakeAddrs(label string) *fakeAddrs { return &fakeAddrs{label: label} }
 func (f *fakeAddrs) Add(p netip.Prefix) error {
 	f.mu.Lock()
 	f.adds++
+	if f.gone {
+		f.mu.Unlock()
+		return errNoEth1
+	}
 	if f.failAdd != nil {
 		if err := f.failAdd(p); err != nil {
 			f.mu.Unlock()
@@ -232,6 +238,10 @@ func (f *fakeAddrs) Add(p netip.Prefix) error {
 
 func (f *fakeAddrs) Delete(p netip.Prefix) error {
 	f.mu.Lock()
+	if f.gone {
+		f.mu.Unlock()
+		return nil // as vip.Manager: a missing interface holds nothing
+	}
 	if f.failDel != nil {
 		if err := f.failDel(p); err != nil {
 			f.mu.Unlock()
@@ -257,12 +267,28 @@ func (f *fakeAddrs) Delete(p netip.Prefix) error {
 func (f *fakeAddrs) List() ([]vip.Addr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.gone {
+		return nil, errNoEth1
+	}
 	if f.failList != nil {
 		if err := f.failList(); err != nil {
 			return nil, err
 		}
 	}
 	return slices.Clone(f.addrs), nil
+}
+
+// errNoEth1 is what vip.Manager says when eth1 does not exist.
+var errNoEth1 = fmt.Errorf("%w: eth1", vip.ErrNoInterface)
+
+// setGone deletes the interface (with its addresses, as the kernel does)
+// or creates it again, empty.
+func (f *fakeAddrs) setGone(gone bool) {
+	f.mu.Lock()
+	f.gone = gone
+	f.addrs = nil
+	f.mu.Unlock()
+	f.hint()
 }
 
 // put adds an address as someone else would (another label).
@@ -325,6 +351,9 @@ type fakeARP struct {
 	addrs []netip.Addr
 	opens int
 	fail  error
+	// failOpens fails that many opens from now on (ENOBUFS, the interface
+	// down for a moment).
+	failOpens int
 }
 
 // open is env.openARP.
@@ -332,6 +361,10 @@ func (f *fakeARP) open() (ARP, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.opens++
+	if f.failOpens > 0 {
+		f.failOpens--
+		return nil, fmt.Errorf("garp: opening packet socket on eth1: %w", syscall.ENOBUFS)
+	}
 	return arpHandle{f}, nil
 }
 

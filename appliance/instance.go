@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -79,15 +80,23 @@ type instance struct {
 	recv   *receiver
 	drops  *drops
 	events chan event
-	keeper *keeper
-	claims *claims // nil without a cloud provider
+	// stopped is closed when run returns: a call then fails at once
+	// instead of waiting for a loop that will never answer.
+	stopped chan struct{}
+	keeper  *keeper
+	claims  *claims // nil without a cloud provider
 
 	conn       Conn
 	connIndex  int    // the interface index the sockets are bound to
 	stopReader func() // stops the reader goroutine and closes conn
-	link       ifwatch.Link
-	linkUp     bool   // what the router was told
-	buf        []byte // for TryRead
+	// reopenPending: a retry of a failed open is scheduled (retryOpen).
+	reopenPending bool
+	// effects is the context of the effect goroutines: it ends when run
+	// returns, after the stop.
+	effects context.Context
+	link    ifwatch.Link
+	linkUp  bool   // what the router was told
+	buf     []byte // for TryRead
 
 	since       time.Time
 	sent        uint64
@@ -126,6 +135,7 @@ func newInstance(cfg config.VRRP, weight int, e env, log *slog.Logger) (*instanc
 		env:     e,
 		log:     log.With("iface", cfg.Interface, "vrid", cfg.VRID),
 		events:  make(chan event, 256),
+		stopped: make(chan struct{}),
 		buf:     make([]byte, 1500),
 		errLog:  newRateLog(),
 		healthy: true,
@@ -168,12 +178,28 @@ func (in *instance) post(ctx context.Context, ev event) {
 // up. When ctx ends, run stops gracefully (make before break as master)
 // and returns once no VIP of ours is left.
 func (in *instance) run(ctx context.Context, ready func()) error {
+	defer close(in.stopped)
+	// Everything that can fail is set up before anything is opened or
+	// announced: a start that fails leaves no socket behind and never
+	// tells systemd it is ready.
+	newTimer := in.newTimer
+	if newTimer == nil {
+		newTimer = newGoTimer
+	}
+	timer, err := newTimer()
+	if err != nil {
+		return err
+	}
+	defer timer.Close()
 	// The effects outlive ctx: a stopping master still holds its VIPs.
 	effects, stopEffects := context.WithCancel(context.Background())
 	defer stopEffects()
+	in.effects = effects
+	defer in.closeConn() // on an early return; finish closes it otherwise
 
 	in.keeper = newKeeper(in.addrs, in.label, in.openARP, in.cfg.GARP, in.log.With("component", "vips"),
 		func(s vipState) { in.post(effects, vipsEvent{s}) })
+	in.keeper.setConfig(in.cfg.VirtualIPs, in.cfg.GARP)
 	go in.keeper.run(effects)
 	if in.claimer != nil {
 		in.claims = newClaims(in.claimer, in.provider, in.log.With("component", "cloud"),
@@ -218,15 +244,6 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 	in.step(now, fsm.Startup{})
 	ready()
 
-	newTimer := in.newTimer
-	if newTimer == nil {
-		newTimer = newGoTimer
-	}
-	timer, err := newTimer()
-	if err != nil {
-		return err
-	}
-	defer timer.Close()
 	var watchdog <-chan time.Time
 	if d, ok := in.notifier.WatchdogInterval(); ok {
 		// Pinged from this loop, so a wedged loop stops the pings and
@@ -272,6 +289,7 @@ func (in *instance) handle(ev event) {
 	case linkEvent:
 		in.linkChanged(now, ev.l)
 	case reopenEvent:
+		in.reopenPending = false
 		in.linkChanged(now, in.link)
 	case vipsEvent:
 		in.vipsReported(now, ev.s)
@@ -315,19 +333,34 @@ func (in *instance) tick() {
 	in.step(time.Now(), fsm.Timeout{})
 }
 
-// call runs f on the loop and waits for it.
+// errStopped is what a call gets once the instance loop has ended.
+var errStopped = errors.New("appliance: the VRRP instance has stopped")
+
+// call runs f on the loop and waits for it. Once the loop has ended it
+// fails with errStopped (a status request during a stop must not hold up
+// the control server's shutdown).
 func (in *instance) call(ctx context.Context, f func(now time.Time)) error {
 	done := make(chan struct{})
 	select {
 	case in.events <- callEvent{f: f, done: done}:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-in.stopped:
+		return errStopped
 	}
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-in.stopped:
+		// finish runs the calls that reach it before run returns.
+		select {
+		case <-done:
+			return nil
+		default:
+			return errStopped
+		}
 	}
 }
 

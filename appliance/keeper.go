@@ -68,14 +68,14 @@ type keeper struct {
 
 	poke chan struct{} // buffered 1: something to do
 
-	mu       sync.Mutex // guards the requests below, set by the loop
-	wanted   []netip.Prefix
-	announce []netip.Addr // to announce once held
-	link     *ifwatch.Link
+	mu         sync.Mutex     // guards the requests below, set by the loop
+	configured []netip.Prefix // every VIP of the config, wanted or not
+	wanted     []netip.Prefix
+	announce   []netip.Addr // to announce once held
+	link       *ifwatch.Link
 
 	// Owned by the keeper goroutine.
-	arp          ARP
-	arpErr       error
+	arp          ARP            // nil until opened, or when the open failed
 	owned        []netip.Prefix // added by us, or seen with our label, and not yet seen gone
 	bursts       map[netip.Addr]context.CancelFunc
 	lastWanted   []netip.Prefix
@@ -103,11 +103,14 @@ func (k *keeper) want(vips []netip.Prefix, announce []netip.Addr) {
 	k.hint()
 }
 
-// setGARP changes the gratuitous-ARP settings (a reload).
-func (k *keeper) setGARP(g config.GARP) {
+// setConfig sets the configured VIPs and the gratuitous-ARP settings (at
+// start and on a reload).
+func (k *keeper) setConfig(vips []netip.Prefix, g config.GARP) {
 	k.mu.Lock()
+	k.configured = slices.Clone(vips)
 	k.garp = g
 	k.mu.Unlock()
+	k.hint()
 }
 
 // linkChanged tells the keeper the interface changed (re-created, new
@@ -167,6 +170,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 	link := k.link
 	k.link = nil
 	garp := k.garp
+	configured := k.configured
 	k.mu.Unlock()
 
 	if link != nil {
@@ -204,7 +208,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 	}
 	st := vipState{Wanted: wanted, AddedAt: timing.AddedAt, FirstARPAt: timing.FirstARPAt}
-	list, err := k.addrs.List()
+	list, err := k.list()
 	if err != nil {
 		// We cannot see the interface (a dump interrupted again and
 		// again): that is never "nothing to delete". Add everything
@@ -254,6 +258,17 @@ func (k *keeper) sync(now time.Time) time.Duration {
 				st.Foreign = append(st.Foreign, p)
 			}
 		}
+		// A VIP that is not wanted here but on the interface all the same,
+		// put there by someone else: not ours to remove, but another host
+		// (or a tool) answers for it next to the master.
+		for _, p := range configured {
+			if slices.Contains(wanted, p) {
+				continue
+			}
+			if slices.ContainsFunc(list, func(a vip.Addr) bool { return a.Prefix.Addr() == p.Addr() && a.Label != k.label }) {
+				st.Foreign = append(st.Foreign, p)
+			}
+		}
 		for _, a := range list {
 			if a.Label != k.label || slices.Contains(wanted, a.Prefix) {
 				continue
@@ -266,7 +281,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 		if changed {
 			// Check what the kernel made of it.
-			if list, err = k.addrs.List(); err != nil {
+			if list, err = k.list(); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -298,11 +313,17 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		return !slices.ContainsFunc(wanted, func(p netip.Prefix) bool { return p.Addr() == a })
 	})
 	var pending []netip.Addr
+	// Without an ARP socket (it would not open) nothing can be announced:
+	// what is held waits, like what is not, and the socket is tried again.
+	noARP := (len(announce) > 0 || len(added) > 0) && !k.ensureARP(now)
 	for _, a := range dedupe(announce) {
+		held := slices.ContainsFunc(st.Held, func(p netip.Prefix) bool { return p.Addr() == a })
 		switch {
+		case noARP && (held || slices.Contains(added, a)):
+			pending = append(pending, a)
 		case slices.Contains(added, a):
 			k.burst(a, garp, true)
-		case slices.ContainsFunc(st.Held, func(p netip.Prefix) bool { return p.Addr() == a }):
+		case held:
 			k.arpNow(a)
 			k.burst(a, garp, true)
 		case slices.ContainsFunc(wanted, func(p netip.Prefix) bool { return p.Addr() == a }):
@@ -310,7 +331,11 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 	}
 	for _, a := range added {
-		if !slices.Contains(announce, a) {
+		switch {
+		case slices.Contains(announce, a):
+		case noARP:
+			pending = append(pending, a)
+		default:
 			k.burst(a, garp, true) // re-added behind our back: tell the LAN again
 		}
 	}
@@ -320,6 +345,10 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		k.mu.Unlock()
 	}
 
+	if len(st.Foreign) > 0 {
+		k.logOnce(now, "foreign", "VIPs are on the interface but proxypair did not put them there: it leaves them, and whoever did answers for them too",
+			"vips", st.Foreign)
+	}
 	if len(errs) > 0 {
 		st.Err = errors.Join(errs...).Error()
 		k.logOnce(now, "err", "VIPs: the interface does not match; retrying", "err", st.Err,
@@ -336,7 +365,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 	}
 	k.report(st)
 
-	if st.converged() {
+	if st.converged() && len(pending) == 0 {
 		k.backoff = 0
 		return 0
 	}
@@ -348,6 +377,18 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 	}
 	return k.backoff
+}
+
+// list lists the interface's addresses. An interface that does not exist
+// (deleted, not yet created again) holds none: that is a complete answer,
+// not a failure to look, so a node in FAULT without its interface neither
+// retries nor warns, and a stop need not wait for it.
+func (k *keeper) list() ([]vip.Addr, error) {
+	list, err := k.addrs.List()
+	if errors.Is(err, vip.ErrNoInterface) {
+		return nil, nil
+	}
+	return list, err
 }
 
 // find returns the address with p's address and prefix length.
@@ -366,21 +407,32 @@ func (k *keeper) reopenARP() {
 		k.arp.Close()
 		k.arp = nil
 	}
+	k.ensureARP(time.Now())
+}
+
+// ensureARP opens the gratuitous-ARP socket unless it is open, and reports
+// whether it is. A failure (ENOBUFS, the link down for a moment) is logged
+// at a bounded rate and tried again at the next use: it must not silence
+// the node's ARPs until the interface changes.
+func (k *keeper) ensureARP(now time.Time) bool {
+	if k.arp != nil {
+		return true
+	}
 	arp, err := k.openARP()
 	if err != nil {
-		k.arpErr = err
-		k.log.Error("opening the gratuitous ARP socket failed", "err", err)
-		return
+		if last, ok := k.lastErrLog["arp-open"]; !ok || now.Sub(last) >= logEvery {
+			k.lastErrLog["arp-open"] = now
+			k.log.Error("opening the gratuitous ARP socket failed; trying again", "err", err)
+		}
+		return false
 	}
-	k.arp, k.arpErr = arp, nil
+	k.arp = arp
+	return true
 }
 
 // arpNow sends one gratuitous ARP for a at once.
 func (k *keeper) arpNow(a netip.Addr) {
-	if k.arp == nil && k.arpErr == nil {
-		k.reopenARP()
-	}
-	if k.arp == nil {
+	if !k.ensureARP(time.Now()) {
 		return
 	}
 	if err := k.arp.Send(a); err != nil {

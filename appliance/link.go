@@ -2,7 +2,6 @@ package appliance
 
 import (
 	"bytes"
-	"context"
 	"time"
 
 	"github.com/proxypair/proxypair/appliance/fsm"
@@ -33,11 +32,26 @@ func (in *instance) linkChanged(now time.Time, l ifwatch.Link) {
 	}
 	if l.Exists && in.conn == nil {
 		if err := in.open(l.Index); err != nil {
-			in.log.Error("opening the VRRP sockets failed; retrying", "err", err, "retry_in", reopenRetry)
-			time.AfterFunc(reopenRetry, func() { in.post(context.Background(), reopenEvent{}) })
+			if ok, suppressed := in.errLog.allow(now, "reopen"); ok {
+				in.log.Error("opening the VRRP sockets failed; retrying", "err", err, "retry_in", reopenRetry, "suppressed", suppressed)
+			}
+			in.retryOpen()
 		}
 	}
 	in.setLink(now, l.Usable() && in.conn != nil)
+}
+
+// retryOpen asks the loop to look at the link again after reopenRetry. One
+// retry is pending at a time, however many link events fail meanwhile (a
+// flapping carrier must not start a retry loop per event), and it posts
+// with the effects' context, so it cannot block once the loop has ended.
+func (in *instance) retryOpen() {
+	if in.reopenPending {
+		return
+	}
+	in.reopenPending = true
+	ctx := in.effects
+	time.AfterFunc(reopenRetry, func() { in.post(ctx, reopenEvent{}) })
 }
 
 // setLink tells the state machine about the link once per change.

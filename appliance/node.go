@@ -324,20 +324,22 @@ func (n *node) reload(ctx context.Context, o Options) {
 		o.Log.Info("reloaded: nothing changed", "file", next.File)
 		return
 	}
+	var rerr error
+	err = n.inst.call(ctx, func(now time.Time) { rerr = n.inst.reconfigure(now, applied.VRRP, applied.Health.Weight) })
+	if err != nil {
+		o.Log.Error("reload: not applied", "err", err)
+		return
+	}
+	if rerr != nil {
+		o.Log.Error("reload: keeping the running config", "err", rerr)
+		return
+	}
+	// Only now: a refused reload changes nothing, the log level included.
 	if o.Level != nil {
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(applied.Log.Level)); err == nil {
 			o.Level.Set(l)
 		}
-	}
-	var rerr error
-	err = n.inst.call(ctx, func(now time.Time) { rerr = n.inst.reconfigure(now, applied.VRRP, applied.Health.Weight) })
-	if err != nil {
-		return
-	}
-	if rerr != nil {
-		o.Log.Error("reload: keeping the running VRRP settings", "err", rerr)
-		return
 	}
 	n.cfg = applied
 	o.Log.Info("reloaded", "file", next.File, "changed", changed)

@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -119,13 +120,18 @@ func (in *instance) snapshot(now time.Time) control.Instance {
 // reconfigure applies a reloaded config; the caller has kept the keys that
 // need a restart at their running values.
 func (in *instance) reconfigure(now time.Time, cfg config.VRRP, weight int) error {
+	// Start-up refuses this too (openHost); only the running node knows
+	// its source address.
+	if slices.Contains(cfg.UnicastPeers, in.src) {
+		return fmt.Errorf("vrrp.unicast_peers: %v is this node's own advert source: list the peer's address, not ours", in.src)
+	}
 	rc, err := newReceiver(cfg, in.src, in.drops)
 	if err != nil {
 		return err
 	}
 	reopen := (len(cfg.UnicastPeers) == 0) != (len(in.cfg.UnicastPeers) == 0)
 	in.cfg, in.weight, in.recv = cfg, weight, rc
-	in.keeper.setGARP(cfg.GARP)
+	in.keeper.setConfig(cfg.VirtualIPs, cfg.GARP)
 	in.apply(now, in.r.Reconfigure(now, in.fsmConfig()))
 	if reopen && in.conn != nil {
 		// Multicast ↔ unicast: the sockets join the group or not.

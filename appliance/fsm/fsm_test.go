@@ -751,8 +751,9 @@ func TestScenarios(t *testing.T) {
 			name: "VIPs failed as Master: resign, hold off preemption for the backoff, then try again",
 			cfg:  withVIPs(v2Config(200), vipA),
 			steps: rows(toMasterV2VIPs(200, v2p200Down, vipA), []step{
+				// Until a peer speaks, the Master_Down_Timer waits for the hold.
 				{at: 10 * time.Second, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Master, Backup, ReasonVIPsFailed)),
-					state: Backup, next: 10*time.Second + v2p200Down, check: all(wantHeld(10*time.Second, true), wantHeld(20*time.Second, false), wantVIPs())},
+					state: Backup, next: 20 * time.Second, check: all(wantHeld(10*time.Second, true), wantHeld(20*time.Second, false), wantVIPs())},
 				// The peer took over; we keep accepting its lower priority for VIPFailHold.
 				{at: 11 * time.Second, in: adv(addrLow, 100), state: Backup, next: 11*time.Second + v2p200Down},
 				{at: 19 * time.Second, in: adv(addrLow, 100), state: Backup, next: 19*time.Second + v2p200Down},
@@ -761,33 +762,39 @@ func TestScenarios(t *testing.T) {
 				{at: 19*time.Second + v2p200Down, in: Timeout{}, want: takeoverVIPs(200, ReasonPreemptLower, vipA), state: Master, next: 20*time.Second + v2p200Down},
 				// Failing again doubles the hold (20 s)...
 				{at: 23 * time.Second, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Master, Backup, ReasonVIPsFailed)),
-					state: Backup, next: 23*time.Second + v2p200Down, check: all(wantHeld(42*time.Second, true), wantHeld(43*time.Second, false))},
+					state: Backup, next: 43 * time.Second, check: all(wantHeld(42*time.Second, true), wantHeld(43*time.Second, false))},
+				// The peer's advertisement restarts the timer as usual.
+				{at: 24 * time.Second, in: adv(addrLow, 100), state: Backup, next: 24*time.Second + v2p200Down},
 				{at: 42 * time.Second, in: adv(addrLow, 100), state: Backup, next: 42*time.Second + v2p200Down},
 				{at: 43 * time.Second, in: adv(addrLow, 100), state: Backup, next: 42*time.Second + v2p200Down},
 				{at: 42*time.Second + v2p200Down, in: Timeout{}, want: takeoverVIPs(200, ReasonPreemptLower, vipA), state: Master, next: 43*time.Second + v2p200Down},
 				// ...until the VIPs are held: the next hold is VIPFailHold again.
 				{at: 46 * time.Second, in: VIPsHeld{}, state: Master, next: 46*time.Second + 218750*time.Microsecond},
 				{at: 50 * time.Second, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Master, Backup, ReasonVIPsFailed)),
-					state: Backup, next: 50*time.Second + v2p200Down, check: all(wantHeld(59*time.Second, true), wantHeld(60*time.Second, false))},
+					state: Backup, next: 60 * time.Second, check: all(wantHeld(59*time.Second, true), wantHeld(60*time.Second, false))},
 				// VIPsFailed outside Master changes nothing.
-				{at: 51 * time.Second, in: VIPsFailed{}, state: Backup, next: 50*time.Second + v2p200Down, check: wantHeld(60*time.Second, false)},
+				{at: 51 * time.Second, in: VIPsFailed{}, state: Backup, next: 60 * time.Second, check: wantHeld(60*time.Second, false)},
 			}),
 		},
 		{
+			// Alone, each attempt comes at the end of the hold, not one
+			// Master_Down_Interval after the resign.
 			name: "the VIPs-failed hold is capped at VIPFailHoldMax",
 			cfg:  v2Config(200),
 			steps: func() []step {
 				st := toMasterV2(200, v2p200Down)
 				at := 10 * time.Second
+				hold := VIPFailHold
 				for range 8 { // 10 s, 20 s, ... capped at 5 min
 					st = append(st,
 						step{at: at, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonVIPsFailed)),
-							state: Backup, next: at + v2p200Down},
-						step{at: at + v2p200Down, in: Timeout{}, want: takeover(200, ReasonMasterDown), state: Master, next: at + v2p200Down + time.Second})
-					at += v2p200Down + time.Second
+							state: Backup, next: at + hold},
+						step{at: at + hold, in: Timeout{}, want: takeover(200, ReasonMasterDown), state: Master, next: at + hold + time.Second})
+					at += hold + time.Second
+					hold = min(2*hold, VIPFailHoldMax)
 				}
 				return append(st, step{at: at, in: VIPsFailed{}, want: acts(SendAdvert{Priority: 0, Count: 3}, DelVIPs{}, changed(Master, Backup, ReasonVIPsFailed)),
-					state: Backup, next: at + v2p200Down, check: all(wantHeld(at+VIPFailHoldMax-time.Nanosecond, true), wantHeld(at+VIPFailHoldMax, false))})
+					state: Backup, next: at + VIPFailHoldMax, check: all(wantHeld(at+VIPFailHoldMax-time.Nanosecond, true), wantHeld(at+VIPFailHoldMax, false))})
 			}(),
 		},
 		{

@@ -714,13 +714,24 @@ func (r *Router) health(now time.Time, healthy bool) []Action {
 
 // vipsFailed resigns a master that cannot hold its VIPs and holds off
 // preemption for the current backoff, which then doubles.
+//
+// Alone, the Master_Down_Timer would make it master again one
+// Master_Down_Interval later, to fail and resign again, over and over (30
+// times a second at 10 ms adverts, each with its priority-0 adverts, log
+// lines and STATUS=). So the timer first runs to the end of the hold: an
+// advertisement restarts it as usual, so a peer that took over and then
+// went silent is still replaced after Master_Down_Interval.
 func (r *Router) vipsFailed(now time.Time) []Action {
 	if r.state != Master {
 		return nil
 	}
 	r.vipHoldUntil = now.Add(r.vipBackoff)
 	r.vipBackoff = min(2*r.vipBackoff, VIPFailHoldMax)
-	return r.resign(now, ReasonVIPsFailed)
+	acts := r.resign(now, ReasonVIPsFailed)
+	if r.masterDownAt.Before(r.vipHoldUntil) {
+		r.masterDownAt = r.vipHoldUntil
+	}
+	return acts
 }
 
 // linkDownInput moves to Fault. A Master sends nothing: the link is gone.

@@ -168,7 +168,9 @@ type Health struct{ Healthy bool }
 // VIPsFailed says the VIPs could not be put on the interface within the
 // caller's bound. A Master resigns, and preemption is held off for a
 // backoff that doubles with every failure (VIPFailHold up to
-// VIPFailHoldMax), after which it tries again.
+// VIPFailHoldMax), after which it tries again. Until an advertisement is
+// heard, its Master_Down_Timer runs to the end of the hold too: alone, it
+// tries again after the hold, not every Master_Down_Interval.
 type VIPsFailed struct{}
 
 // VIPsHeld says every VIP is on the interface: the VIPsFailed backoff
