@@ -116,6 +116,9 @@ type instance struct {
 
 	maintenance  *control.Maintenance // as asked for; the fsm says whether it still holds
 	heard        peers
+	healthStop   context.CancelFunc // stops forwarding the tracker's verdicts
+	claimsStop   context.CancelFunc // stops the claim loop
+	restarting   bool               // stopping to start again in-process: not a stop for systemd
 	lastResign   *control.ResignTiming
 	lastTakeover *control.TakeoverTiming
 
@@ -201,11 +204,8 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 		func(s vipState) { in.post(effects, vipsEvent{s}) })
 	in.keeper.setConfig(in.cfg.VirtualIPs, in.cfg.GARP)
 	go in.keeper.run(effects)
-	if in.claimer != nil {
-		in.claims = newClaims(in.claimer, in.provider, in.log.With("component", "cloud"),
-			func(c control.Cloud) { in.post(effects, cloudEvent{c}) })
-		go in.claims.run(effects)
-	}
+	in.startClaims()
+	defer in.stopClaims()
 	link, err := in.watch(effects, func(l ifwatch.Link) { in.post(effects, linkEvent{l}) }, in.keeper.hint)
 	if err != nil {
 		return err
@@ -216,18 +216,8 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 			return err
 		}
 	}
-	if in.health != nil {
-		go func() {
-			for {
-				select {
-				case h := <-in.health.Events():
-					in.post(effects, healthEvent{h})
-				case <-effects.Done():
-					return
-				}
-			}
-		}()
-	}
+	in.startHealth()
+	defer in.stopHealth()
 
 	now := time.Now()
 	in.since, in.healthSince = now, now
@@ -259,7 +249,9 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 		select {
 		case <-done:
 			done = nil
-			in.notifier.Stopping()
+			if !in.restarting {
+				in.notifier.Stopping()
+			}
 			if in.r.State() == fsm.Master {
 				// Listen before the priority-0 adverts go: the peer may
 				// announce the VIPs within microseconds of them.

@@ -9,8 +9,10 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/proxypair/proxypair/appliance/cloud/ncp"
 	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/appliance/garp"
@@ -35,73 +37,133 @@ type Options struct {
 	Load   func() (*config.Config, []config.Problem, error)
 }
 
-// Run is `proxypair run`: it takes the instance lock, prepares the
-// interface, runs the VRRP instance until ctx ends, then stops gracefully
-// (make before break as master; no VIP of ours left).
+// Run is `proxypair run`: it runs the VRRP instance until ctx ends, then
+// stops gracefully (make before break as master; no VIP of ours left). A
+// reload that changes the instance's identity (interface, VRID, version,
+// source) stops the instance the same way and starts a new one, inside the
+// process.
 func Run(ctx context.Context, o Options) error {
 	if o.Notifier == nil {
 		o.Notifier = nopNotifier{}
 	}
 	cfg := o.Config
-	// Before any address is touched: a second daemon for the same
-	// interface and VRID must change nothing.
-	lock, err := acquireLock(lockDir, cfg.VRRP.Interface, cfg.VRRP.VRID)
-	if err != nil {
+	n := &node{o: o, started: time.Now(), version: o.Version, file: cfg.File, cfg: cfg}
+	defer n.stopTracker()
+	if err := n.setTracker(ctx, cfg); err != nil {
 		return err
 	}
-	defer lock.release()
-	e, err := openHost(cfg.VRRP, o.Log)
-	if err != nil {
-		return err
-	}
-	e.notifier = o.Notifier
 	claimer, err := newClaimer(cfg.Cloud, cfg.VRRP.Interface, o.Log)
 	if err != nil {
 		return err
 	}
+	n.claimer = claimer
 	if claimer != nil {
-		e.claimer, e.provider = claimer, cfg.Cloud.Provider
 		go prepareNCP(ctx, claimer, o.Log)
 	}
-	if cfg.Health.Enabled {
-		if w := HealthSocketWarning(cfg); w != "" {
-			o.Log.Warn("health.haproxy.socket: " + w)
-		}
-		if e.health, err = startHealth(ctx, cfg.Health, o.Log); err != nil {
-			return err
-		}
-	}
-	in, err := newInstance(cfg.VRRP, cfg.Health.Weight, e, o.Log)
+	in, release, err := n.newInstance(cfg)
 	if err != nil {
 		return err
-	}
-	n := &node{inst: in, started: time.Now(), version: o.Version, file: cfg.File, cfg: cfg,
-		maintFile: maintenanceFile(cfg.Control.StateDir, cfg.VRRP.Interface, cfg.VRRP.VRID)}
-	if in.maintenance, err = loadMaintenance(n.maintFile, time.Now()); err != nil {
-		// A state we cannot read must not make us take the VIP back by
-		// surprise: stay in maintenance until someone resumes.
-		o.Log.Error("reading the maintenance state; staying in maintenance until `proxypair resume`", "err", err)
-		in.maintenance = &control.Maintenance{Since: time.Now()}
 	}
 	srv, err := control.Listen(cfg.Control.Socket, n, o.Log)
 	if err != nil {
+		release()
 		return err
 	}
 	defer srv.Close()
-	if ms := serveMetrics(cfg.Control.MetricsListen, n, o); ms != nil {
-		defer ms.Close()
-	}
+	n.metrics = serveMetrics(cfg.Control.MetricsListen, n, o)
+	defer func() { n.metrics.Close() }()
 
-	go n.reloads(ctx, o)
-	o.Log.Info("starting", "version", o.Version, "iface", cfg.VRRP.Interface, "vrid", cfg.VRRP.VRID,
-		"priority", cfg.VRRP.Priority, "source", e.src, "vips", cfg.VRRP.VirtualIPs, "unicast_peers", cfg.VRRP.UnicastPeers,
-		"label", e.label)
-	err = in.run(ctx, func() {
-		o.Notifier.Ready()
-		o.Notifier.Status(in.statusLine())
-	})
-	o.Log.Info("stopped")
-	return err
+	go n.reloads(ctx)
+	for {
+		instCtx, stop := context.WithCancel(ctx)
+		n.setCurrent(in, stop)
+		o.Log.Info("starting", "version", o.Version, "iface", in.cfg.Interface, "vrid", in.cfg.VRID,
+			"priority", in.cfg.Priority, "source", in.src, "vips", in.cfg.VirtualIPs, "unicast_peers", in.cfg.UnicastPeers,
+			"label", in.label)
+		err := in.run(instCtx, func() {
+			o.Notifier.Ready()
+			o.Notifier.Status(in.statusLine())
+		})
+		stop()
+		release()
+		next := n.takeRestart()
+		if err != nil || ctx.Err() != nil || next == nil {
+			n.mu.Lock()
+			n.replacing = false
+			n.mu.Unlock()
+			o.Log.Info("stopped")
+			return err
+		}
+		o.Log.Info("restarting the instance with its new identity", "iface", next.VRRP.Interface, "vrid", next.VRRP.VRID,
+			"version", next.VRRP.Version)
+		if in, release, err = n.newInstance(next); err != nil {
+			return fmt.Errorf("reload: starting the instance with its new identity: %w", err)
+		}
+	}
+}
+
+// newInstance takes the instance lock (before any address is touched: a
+// second daemon for the same interface and VRID must change nothing),
+// prepares the interface and builds the instance; release gives the lock
+// back.
+func (n *node) newInstance(cfg *config.Config) (*instance, func(), error) {
+	lock, err := acquireLock(lockDir, cfg.VRRP.Interface, cfg.VRRP.VRID)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := openHost(cfg.VRRP, n.o.Log)
+	if err != nil {
+		lock.release()
+		return nil, nil, err
+	}
+	e.notifier = n.o.Notifier
+	if n.claimer != nil {
+		e.claimer, e.provider = n.claimer, cfg.Cloud.Provider
+	}
+	if n.tracker != nil {
+		e.health = n.tracker
+	}
+	in, err := newInstance(cfg.VRRP, cfg.Health.Weight, e, n.o.Log)
+	if err != nil {
+		lock.release()
+		return nil, nil, err
+	}
+	n.maintFile = maintenanceFile(cfg.Control.StateDir, cfg.VRRP.Interface, cfg.VRRP.VRID)
+	if in.maintenance, err = loadMaintenance(n.maintFile, time.Now()); err != nil {
+		// A state we cannot read must not make us take the VIP back by
+		// surprise: stay in maintenance until someone resumes.
+		n.o.Log.Error("reading the maintenance state; staying in maintenance until `proxypair resume`", "err", err)
+		in.maintenance = &control.Maintenance{Since: time.Now()}
+	}
+	return in, lock.release, nil
+}
+
+// setTracker starts the health tracker of cfg (none when tracking is off),
+// replacing a running one.
+func (n *node) setTracker(ctx context.Context, cfg *config.Config) error {
+	if !cfg.Health.Enabled {
+		n.stopTracker()
+		return nil
+	}
+	if w := HealthSocketWarning(cfg); w != "" {
+		n.o.Log.Warn("health.haproxy.socket: " + w)
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	t, err := startHealth(tctx, cfg.Health, n.o.Log)
+	if err != nil {
+		cancel()
+		return err
+	}
+	n.stopTracker()
+	n.tracker, n.trackerStop = t, cancel
+	return nil
+}
+
+func (n *node) stopTracker() {
+	if n.trackerStop != nil {
+		n.trackerStop()
+		n.tracker, n.trackerStop = nil, nil
+	}
 }
 
 // serveMetrics starts the metrics endpoint when control.metrics_listen is
@@ -232,15 +294,82 @@ func Cleanup(cfg *config.Config, log *slog.Logger, force bool) error {
 	return nil
 }
 
-// node is the daemon around the instance: status and reloads.
+// node is the daemon around the instance: status, reloads, and what the
+// instance shares with its successor after a restart in-process (the health
+// tracker, the cloud claimer, the control socket, the metrics endpoint).
 type node struct {
-	inst    *instance
+	o       Options
 	started time.Time
 	version string
 	file    string
 	cfg     *config.Config // owned by the reloads goroutine
 
+	tracker     *trackerHealth // nil: health tracking off
+	trackerStop context.CancelFunc
+	claimer     *ncp.Claimer // nil: no cloud provider
+	metrics     *metrics.Server
+
+	mu        sync.Mutex // guards the current instance and a pending restart
+	inst      *instance
+	stopInst  context.CancelFunc
+	restartTo *config.Config
+	replacing bool // from a restart's request until its successor runs
 	maintFile string
+}
+
+func (n *node) current() *instance {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.inst
+}
+
+func (n *node) setCurrent(in *instance, stop context.CancelFunc) {
+	n.mu.Lock()
+	n.inst, n.stopInst, n.replacing = in, stop, false
+	n.mu.Unlock()
+}
+
+// call runs f on the current instance's loop. While an instance is being
+// replaced (a new identity), it waits for the successor rather than fail.
+func (n *node) call(ctx context.Context, f func(in *instance, now time.Time)) error {
+	for {
+		in := n.current()
+		err := in.call(ctx, func(now time.Time) { f(in, now) })
+		n.mu.Lock()
+		replacing := n.replacing
+		n.mu.Unlock()
+		if !errors.Is(err, errStopped) || !replacing {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// restartInstance stops the current instance (gracefully: make before
+// break as master) for Run to start one with cfg.
+func (n *node) restartInstance(ctx context.Context, cfg *config.Config) error {
+	in := n.current()
+	if err := in.call(ctx, func(time.Time) { in.restarting = true }); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.restartTo, n.replacing = cfg, true
+	stop := n.stopInst
+	n.mu.Unlock()
+	stop()
+	return nil
+}
+
+func (n *node) takeRestart() *config.Config {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	next := n.restartTo
+	n.restartTo = nil
+	return next
 }
 
 // SetMaintenance implements control.Maintainer: `proxypair handover` and
@@ -255,10 +384,13 @@ func (n *node) SetMaintenance(ctx context.Context, on bool, d time.Duration) err
 			m.Until = now.Add(d)
 		}
 	}
-	if err := saveMaintenance(n.maintFile, m); err != nil {
+	n.mu.Lock()
+	file := n.maintFile
+	n.mu.Unlock()
+	if err := saveMaintenance(file, m); err != nil {
 		return err
 	}
-	return n.inst.call(ctx, func(now time.Time) { n.inst.setMaintenance(now, m) })
+	return n.call(ctx, func(in *instance, now time.Time) { in.setMaintenance(now, m) })
 }
 
 // Status implements control.Provider. The instance builds its part on its
@@ -266,12 +398,13 @@ func (n *node) SetMaintenance(ctx context.Context, on bool, d time.Duration) err
 func (n *node) Status(ctx context.Context) (control.Status, error) {
 	st := control.Status{Produced: time.Now(), Version: n.version, PID: os.Getpid(), Started: n.started, Config: n.file}
 	var in control.Instance
-	if err := n.inst.call(ctx, func(now time.Time) { in = n.inst.snapshot(now) }); err != nil {
+	var health Health
+	if err := n.call(ctx, func(inst *instance, now time.Time) { in, health = inst.snapshot(now), inst.health }); err != nil {
 		return st, err
 	}
-	if n.inst.health != nil {
+	if health != nil && in.Health != nil {
 		// The tracker's own snapshot, read here: not on the VRRP loop.
-		in.Health.Checks = n.inst.health.Checks()
+		in.Health.Checks = health.Checks()
 	}
 	st.Instances = []control.Instance{in}
 	return st, nil
@@ -280,20 +413,25 @@ func (n *node) Status(ctx context.Context) (control.Status, error) {
 // reloads applies SIGHUPs. A new config with errors is logged and the
 // running one kept; keys that cannot change without a restart are named and
 // keep their old values.
-func (n *node) reloads(ctx context.Context, o Options) {
+func (n *node) reloads(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-o.Reload:
+		case <-n.o.Reload:
 		}
-		o.Notifier.Reloading()
-		n.reload(ctx, o)
-		o.Notifier.Ready()
+		n.o.Notifier.Reloading()
+		n.reload(ctx)
+		n.o.Notifier.Ready()
 	}
 }
 
-func (n *node) reload(ctx context.Context, o Options) {
+// reload applies a new config: every key live that can be (the health
+// tracker and the cloud claimer are rebuilt in place, the metrics endpoint
+// moved), the instance reconfigured — or, for a new identity, restarted
+// inside the process — and the keys that need a process restart named.
+func (n *node) reload(ctx context.Context) {
+	o := n.o
 	if o.Load == nil {
 		return
 	}
@@ -308,14 +446,15 @@ func (n *node) reload(ctx context.Context, o Options) {
 		}
 		return
 	}
-	applied, restart := config.PlanReload(n.cfg, next)
-	if len(restart) > 0 {
-		o.Log.Warn("reload: these keys only change on restart; keeping their running values", "keys", restart)
+	plan := config.PlanReload(n.cfg, next)
+	applied := plan.Apply
+	if len(plan.RestartKeys) > 0 {
+		o.Log.Warn("reload: these keys only change when the process restarts; keeping their running values", "keys", plan.RestartKeys)
 	}
 	if problems := config.Validate(applied); !config.Valid(problems) {
 		for _, p := range problems {
 			o.Log.Error("reload: the new values do not fit the running ones of the restart-only keys; keeping the running config",
-				"problem", p.String(), "restart_keys", restart)
+				"problem", p.String(), "restart_keys", plan.RestartKeys)
 		}
 		return
 	}
@@ -324,21 +463,60 @@ func (n *node) reload(ctx context.Context, o Options) {
 		o.Log.Info("reloaded: nothing changed", "file", next.File)
 		return
 	}
-	var rerr error
-	err = n.inst.call(ctx, func(now time.Time) { rerr = n.inst.reconfigure(now, applied.VRRP, applied.Health.Weight) })
-	if err != nil {
-		o.Log.Error("reload: not applied", "err", err)
-		return
+	in := n.current()
+	// The instance first: a refused VRRP change changes nothing else.
+	if len(plan.IdentityKeys) == 0 {
+		var rerr error
+		err = in.call(ctx, func(now time.Time) { rerr = in.reconfigure(now, applied.VRRP, applied.Health.Weight) })
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			o.Log.Error("reload: keeping the running config", "err", err)
+			return
+		}
 	}
-	if rerr != nil {
-		o.Log.Error("reload: keeping the running config", "err", rerr)
-		return
+	if !config.SameSection(n.cfg, applied, "health.") {
+		if err := n.setTracker(ctx, applied); err != nil {
+			o.Log.Error("reload: the new health tracker did not start; tracking stays as it was", "err", err)
+		} else {
+			t := n.tracker
+			var h Health
+			if t != nil {
+				h = t
+			}
+			in.call(ctx, func(now time.Time) { in.setHealth(now, h) })
+		}
 	}
-	// Only now: a refused reload changes nothing, the log level included.
+	if !config.SameSection(n.cfg, applied, "cloud.") {
+		c, err := newClaimer(applied.Cloud, applied.VRRP.Interface, o.Log)
+		if err != nil {
+			o.Log.Error("reload: the new cloud settings are not usable; the claim stays as it was", "err", err)
+		} else {
+			n.claimer = c
+			var cl Claimer
+			if c != nil {
+				cl = c
+				go prepareNCP(ctx, c, o.Log)
+			}
+			in.call(ctx, func(time.Time) { in.setClaimer(cl, applied.Cloud.Provider) })
+		}
+	}
+	if applied.Control.MetricsListen != n.cfg.Control.MetricsListen {
+		n.metrics.Close()
+		n.metrics = serveMetrics(applied.Control.MetricsListen, n, o)
+	}
 	if o.Level != nil {
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(applied.Log.Level)); err == nil {
 			o.Level.Set(l)
+		}
+	}
+	if len(plan.IdentityKeys) > 0 {
+		o.Log.Warn("reload: the instance's identity changed; restarting it (make before break as master)", "keys", plan.IdentityKeys)
+		if err := n.restartInstance(ctx, applied); err != nil {
+			o.Log.Error("reload: restarting the instance", "err", err)
+			return
 		}
 	}
 	n.cfg = applied

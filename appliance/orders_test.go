@@ -205,16 +205,16 @@ func TestVIPsFailedAloneDoesNotFlap(t *testing.T) {
 func TestReloadRefusesOwnSourceAsPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, _ := electedPair(t)
-		cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock"}, Log: config.Log{Level: "info", Format: "text"},
+		cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock", StateDir: "/var/lib/proxypair"}, Log: config.Log{Level: "info", Format: "text"},
 			Health: config.Health{Weight: -254}}
-		n := &node{inst: a.in, cfg: cur}
 		var level slog.LevelVar
 		next := *cur
 		next.VRRP = seedVRRP(150)
 		next.VRRP.UnicastPeers = []netip.Addr{netip.MustParseAddr("198.18.0.1")} // a's own source
 		next.Log.Level = "debug"
-		n.reload(context.Background(), Options{Log: a.in.log, Level: &level, Notifier: nopNotifier{},
-			Load: func() (*config.Config, []config.Problem, error) { return &next, nil, nil }})
+		n := &node{inst: a.in, cfg: cur, o: Options{Log: a.in.log, Level: &level, Notifier: nopNotifier{},
+			Load: func() (*config.Config, []config.Problem, error) { return &next, nil, nil }}}
+		n.reload(context.Background())
 		synctest.Wait()
 		if st := a.status(t); st.ConfiguredPriority != 200 || len(st.Peers) != 0 {
 			t.Errorf("a reload naming our own source as the peer was applied: priority %d, peers %v", st.ConfiguredPriority, st.Peers)

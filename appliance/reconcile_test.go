@@ -601,40 +601,48 @@ func TestReloadChangesVIPs(t *testing.T) {
 }
 
 // TestNodeReload drives the whole reload path (Load, the schema's plan,
-// validation, the instance) as SIGHUP does.
+// validation, the instance) as SIGHUP does: live changes apply in place; a
+// new identity restarts the instance inside the process (for Run to start
+// the next one), without telling systemd the daemon stops.
 func TestNodeReload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, _ := electedPair(t)
 		cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock", StateDir: "/var/lib/proxypair"}, Log: config.Log{Level: "info", Format: "text"},
 			Health: config.Health{Weight: -254}}
-		n := &node{inst: a.in, cfg: cur}
-		load := func(c config.Config) Options {
-			return Options{Log: a.in.log, Notifier: nopNotifier{}, Load: func() (*config.Config, []config.Problem, error) {
-				return &c, nil, nil
-			}}
-		}
-		next := *cur
+		var next config.Config
+		n := &node{inst: a.in, cfg: cur, o: Options{Log: a.in.log, Notifier: nopNotifier{}, Load: func() (*config.Config, []config.Problem, error) {
+			c := next
+			return &c, nil, nil
+		}}}
+		n.stopInst = a.stop
+		next = *cur
 		next.VRRP = seedVRRP(150)
 		next.VRRP.VirtualIPs = []netip.Prefix{vip100, vip101}
-		next.VRRP.Interface = "eth7"
-		n.reload(context.Background(), load(next))
+		n.reload(context.Background())
 		synctest.Wait()
 		st := a.status(t)
-		if st.ConfiguredPriority != 150 || len(st.VIPs) != 2 || st.Interface != "eth1" {
-			t.Fatalf("after the reload: priority %d, VIPs %v, interface %s", st.ConfiguredPriority, st.VIPs, st.Interface)
+		if st.ConfiguredPriority != 150 || len(st.VIPs) != 2 || st.State != "MASTER" {
+			t.Fatalf("after the reload: %s priority %d, VIPs %v", st.State, st.ConfiguredPriority, st.VIPs)
 		}
 		if a.vips.String() != "eth1 198.18.0.100/24 198.18.0.101/24" {
 			t.Errorf("addresses after the reload: %q", a.vips)
 		}
-		// A live change that does not fit a kept value is refused whole.
-		bad := next
-		bad.VRRP.Version = 3
-		bad.VRRP.AuthPass = ""
-		bad.VRRP.AdvertInterval = 50 * time.Millisecond
-		n.reload(context.Background(), load(bad))
+		if n.takeRestart() != nil {
+			t.Error("a live reload asked for a restart")
+		}
+		// A new identity: the instance stops for Run to start the next.
+		next.VRRP.Interface = "eth7"
+		n.reload(context.Background())
 		synctest.Wait()
-		if st := a.status(t); time.Duration(st.AdvertInterval) != time.Second || st.Version != 2 {
-			t.Errorf("a reload needing a restart half applied: v%d %v", st.Version, time.Duration(st.AdvertInterval))
+		if err := <-a.done; err != nil {
+			t.Fatalf("the instance's run: %v", err)
+		}
+		a.done <- nil
+		if c := n.takeRestart(); c == nil || c.VRRP.Interface != "eth7" || c.VRRP.Priority != 150 {
+			t.Fatalf("restart asked for %+v", c)
+		}
+		if slices.Contains(a.notify.messages(), "STOPPING=1") {
+			t.Error("a restart inside the process told systemd the daemon stops")
 		}
 	})
 }

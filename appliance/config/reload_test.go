@@ -34,18 +34,36 @@ func TestPlanReloadFollowsTheSchema(t *testing.T) {
 		"log.level", "health.interval", "health.weight", "cloud.region"}; !slices.Equal(got, want) {
 		t.Fatalf("Changed = %v, want %v", got, want)
 	}
-	apply, restart := PlanReload(cur, next)
-	if want := []string{"vrrp.interface", "vrrp.virtual_router_id", "health.interval", "cloud.region"}; !slices.Equal(restart, want) {
-		t.Errorf("restart keys = %v, want %v", restart, want)
+	r := PlanReload(cur, next)
+	apply := r.Apply
+	if want := []string{"vrrp.interface", "vrrp.virtual_router_id"}; !slices.Equal(r.IdentityKeys, want) {
+		t.Errorf("identity keys = %v, want %v", r.IdentityKeys, want)
 	}
-	if apply.VRRP.Interface != "eth1" || apply.VRRP.VRID != 51 || apply.Health.Interval != cur.Health.Interval || apply.Cloud.Region != "" {
-		t.Errorf("restart-only keys changed live: %+v", apply)
+	if len(r.RestartKeys) != 0 {
+		t.Errorf("restart keys = %v, want none (health and cloud are rebuilt live)", r.RestartKeys)
+	}
+	// Identity keys are applied: the instance restarts with them.
+	if apply.VRRP.Interface != "eth2" || apply.VRRP.VRID != 52 || apply.Health.Interval != time.Second || apply.Cloud.Region != "KR" {
+		t.Errorf("identity or live keys not applied: %+v", apply)
 	}
 	if apply.VRRP.Priority != 150 || len(apply.VRRP.VirtualIPs) != 2 || apply.Health.Weight != -100 || apply.Log.Level != "debug" {
 		t.Errorf("live keys not applied: %+v", apply)
 	}
-	if got := Changed(apply, next); !slices.Equal(got, restart) {
-		t.Errorf("the applied config differs from the new one in %v, want exactly the restart keys %v", got, restart)
+	// Process-restart keys keep their running values.
+	next.Control.Socket = "/run/other.sock"
+	next.Log.Format = "json"
+	r = PlanReload(cur, next)
+	if want := []string{"control.socket", "log.format"}; !slices.Equal(r.RestartKeys, want) {
+		t.Errorf("restart keys = %v, want %v", r.RestartKeys, want)
+	}
+	if r.Apply.Control.Socket != cur.Control.Socket || r.Apply.Log.Format != cur.Log.Format {
+		t.Errorf("restart-only keys changed live: %+v", r.Apply.Control)
+	}
+	if got := Changed(r.Apply, next); !slices.Equal(got, r.RestartKeys) {
+		t.Errorf("the applied config differs from the new one in %v, want exactly the restart keys %v", got, r.RestartKeys)
+	}
+	if SameSection(cur, next, "health.") || !SameSection(cur, next, "notify.") {
+		t.Error("SameSection")
 	}
 	if !reflect.DeepEqual(cur, loaded(t)) {
 		t.Error("PlanReload changed the running config")

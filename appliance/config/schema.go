@@ -22,11 +22,20 @@ type field struct {
 	// restart marks a key a reload cannot change: it keeps its running
 	// value until the daemon restarts.
 	restart bool
+	// identity marks a key of the VRRP instance's identity: a reload that
+	// changes it restarts the instance inside the process.
+	identity bool
 }
 
-// restart marks f as changing only on restart.
+// restart marks f as changing only when the process restarts.
 func restart(f field) field {
 	f.restart = true
+	return f
+}
+
+// identity marks f as part of the VRRP instance's identity.
+func identity(f field) field {
+	f.identity = true
 	return f
 }
 
@@ -37,17 +46,17 @@ func accessors[T any](dst func(*Config) *T) (func(*Config) any, func(to, from *C
 
 // schema lists every key proxypair knows. A key not listed here is an error.
 var schema = []field{
-	restart(str("vrrp.interface", "eth1", func(c *Config) *string { return &c.VRRP.Interface })),
-	restart(integer("vrrp.virtual_router_id", 51, func(c *Config) *int { return &c.VRRP.VRID })),
+	identity(str("vrrp.interface", "eth1", func(c *Config) *string { return &c.VRRP.Interface })),
+	identity(integer("vrrp.virtual_router_id", 51, func(c *Config) *int { return &c.VRRP.VRID })),
 	integer("vrrp.priority", 100, func(c *Config) *int { return &c.VRRP.Priority }),
-	restart(integer("vrrp.version", 2, func(c *Config) *int { return &c.VRRP.Version })),
+	identity(integer("vrrp.version", 2, func(c *Config) *int { return &c.VRRP.Version })),
 	duration("vrrp.advert_interval", time.Second, func(c *Config) *time.Duration { return &c.VRRP.AdvertInterval }),
 	boolean("vrrp.preempt", true, func(c *Config) *bool { return &c.VRRP.Preempt }),
 	duration("vrrp.preempt_delay", 0, func(c *Config) *time.Duration { return &c.VRRP.PreemptDelay }),
 	str("vrrp.auth_pass", "", func(c *Config) *string { return &c.VRRP.AuthPass }),
 	prefixes("vrrp.virtual_ips", func(c *Config) *[]netip.Prefix { return &c.VRRP.VirtualIPs }),
 	addrs("vrrp.unicast_peers", func(c *Config) *[]netip.Addr { return &c.VRRP.UnicastPeers }),
-	restart(addr("vrrp.source_ip", func(c *Config) *netip.Addr { return &c.VRRP.SourceIP })),
+	identity(addr("vrrp.source_ip", func(c *Config) *netip.Addr { return &c.VRRP.SourceIP })),
 	integer("vrrp.peer_priority", 0, func(c *Config) *int { return &c.VRRP.PeerPriority }),
 	boolean("vrrp.pair", false, func(c *Config) *bool { return &c.VRRP.Pair }),
 	str("vrrp.v3_checksum", ChecksumPseudoHeader, func(c *Config) *string { return &c.VRRP.V3Checksum }),
@@ -57,29 +66,29 @@ var schema = []field{
 
 	restart(str("control.socket", "/run/proxypair/proxypair.sock", func(c *Config) *string { return &c.Control.Socket })),
 	restart(str("control.state_dir", "/var/lib/proxypair", func(c *Config) *string { return &c.Control.StateDir })),
-	restart(str("control.metrics_listen", "", func(c *Config) *string { return &c.Control.MetricsListen })),
+	str("control.metrics_listen", "", func(c *Config) *string { return &c.Control.MetricsListen }),
 
 	str("log.level", "info", func(c *Config) *string { return &c.Log.Level }),
 	restart(str("log.format", "text", func(c *Config) *string { return &c.Log.Format })),
 
-	restart(boolean("health.enabled", true, func(c *Config) *bool { return &c.Health.Enabled })),
-	restart(duration("health.interval", 200*time.Millisecond, func(c *Config) *time.Duration { return &c.Health.Interval })),
-	restart(integer("health.fall", 1, func(c *Config) *int { return &c.Health.Fall })),
-	restart(integer("health.rise", 2, func(c *Config) *int { return &c.Health.Rise })),
+	boolean("health.enabled", true, func(c *Config) *bool { return &c.Health.Enabled }),
+	duration("health.interval", 200*time.Millisecond, func(c *Config) *time.Duration { return &c.Health.Interval }),
+	integer("health.fall", 1, func(c *Config) *int { return &c.Health.Fall }),
+	integer("health.rise", 2, func(c *Config) *int { return &c.Health.Rise }),
 	integer("health.weight", -254, func(c *Config) *int { return &c.Health.Weight }),
-	restart(str("health.haproxy.socket", "/run/haproxy/proxypair.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket })),
-	restart(strs("health.haproxy.backends", func(c *Config) *[]string { return &c.Health.HAProxy.Backends })),
-	restart(integer("health.haproxy.min_servers_up", 1, func(c *Config) *int { return &c.Health.HAProxy.MinServersUp })),
-	restart(str("health.haproxy.systemd_unit", "", func(c *Config) *string { return &c.Health.HAProxy.SystemdUnit })),
+	str("health.haproxy.socket", "/run/haproxy/proxypair.sock", func(c *Config) *string { return &c.Health.HAProxy.Socket }),
+	strs("health.haproxy.backends", func(c *Config) *[]string { return &c.Health.HAProxy.Backends }),
+	integer("health.haproxy.min_servers_up", 1, func(c *Config) *int { return &c.Health.HAProxy.MinServersUp }),
+	str("health.haproxy.systemd_unit", "", func(c *Config) *string { return &c.Health.HAProxy.SystemdUnit }),
 
-	restart(str("cloud.provider", "", func(c *Config) *string { return &c.Cloud.Provider })),
-	restart(str("cloud.site", "public", func(c *Config) *string { return &c.Cloud.Site })),
-	restart(str("cloud.region", "", func(c *Config) *string { return &c.Cloud.Region })),
-	restart(str("cloud.network_interface_no", "", func(c *Config) *string { return &c.Cloud.NetworkInterfaceNo })),
-	restart(str("cloud.access_key", "", func(c *Config) *string { return &c.Cloud.AccessKey })),
-	restart(str("cloud.secret_key", "", func(c *Config) *string { return &c.Cloud.SecretKey })),
-	restart(str("cloud.api_url", "", func(c *Config) *string { return &c.Cloud.APIURL })),
-	restart(str("cloud.metadata_url", "", func(c *Config) *string { return &c.Cloud.MetadataURL })),
+	str("cloud.provider", "", func(c *Config) *string { return &c.Cloud.Provider }),
+	str("cloud.site", "public", func(c *Config) *string { return &c.Cloud.Site }),
+	str("cloud.region", "", func(c *Config) *string { return &c.Cloud.Region }),
+	str("cloud.network_interface_no", "", func(c *Config) *string { return &c.Cloud.NetworkInterfaceNo }),
+	str("cloud.access_key", "", func(c *Config) *string { return &c.Cloud.AccessKey }),
+	str("cloud.secret_key", "", func(c *Config) *string { return &c.Cloud.SecretKey }),
+	str("cloud.api_url", "", func(c *Config) *string { return &c.Cloud.APIURL }),
+	str("cloud.metadata_url", "", func(c *Config) *string { return &c.Cloud.MetadataURL }),
 }
 
 // Keys returns every known key path, in schema order.

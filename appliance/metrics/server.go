@@ -99,6 +99,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Close stops serving: scrapes under way get a moment to finish.
 func (s *Server) Close() error {
+	if s == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil {

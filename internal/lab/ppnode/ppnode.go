@@ -24,6 +24,9 @@ type Node struct {
 	ConfigFile string
 	Socket     string   // its control socket
 	Env        []string // extra environment (KEY=value), e.g. NOTIFY_SOCKET
+	// Control is added to the control section Rewrite writes, e.g.
+	// "  metrics_listen: 198.18.0.1:9542\n".
+	Control string
 }
 
 // Start writes config (YAML without the control and log sections, which it
@@ -53,7 +56,7 @@ func StartEnv(h *lab.Host, bin, config string, env []string) (*Node, error) {
 // control and log sections, which it sets as Start does); a SIGHUP or a
 // restart then reads it.
 func (p *Node) Rewrite(config string) error {
-	full := config + fmt.Sprintf("control:\n  socket: %s\n  state_dir: %s\nlog:\n  level: debug\n", p.Socket, p.Host.Dir)
+	full := config + fmt.Sprintf("control:\n  socket: %s\n  state_dir: %s\n%slog:\n  level: debug\n", p.Socket, p.Host.Dir, p.Control)
 	if err := os.WriteFile(p.ConfigFile, []byte(full), 0o600); err != nil {
 		return fmt.Errorf("ppnode: proxypair on %s: %w", p.Host.Name, err)
 	}
