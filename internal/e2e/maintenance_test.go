@@ -66,12 +66,11 @@ func startClient(t *testing.T, h *lab.Host) *client {
 
 func (c *client) close() { c.stop(); c.done.Wait() }
 
-// TestPlannedHandover: `proxypair handover` on the master moves the VIP to
-// its peer with not one request lost by a client GETting it every 10 ms;
-// the node stays out across a restart of its daemon; `proxypair resume`
-// brings the VIP back, again without a lost request.
-func TestPlannedHandover(t *testing.T) {
-	t.Parallel()
+// servingPair starts HAProxy and proxypair (settings s) on a (200) and b
+// (100), waits for a to serve the VIP and b to be healthy, and starts a
+// client on a third host c that GETs the VIP every 10 ms.
+func servingPair(t *testing.T, s settings) (a, b *lab.Host, na, nb *haNode, cl *client) {
+	t.Helper()
 	l, a, b := newPair(t)
 	c, err := l.AddHost("c", addrC)
 	if err != nil {
@@ -81,15 +80,25 @@ func TestPlannedHandover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := fast
-	na := startHANode(t, a, builds[0], s, 200, addrB, "")
-	nb := startHANode(t, b, builds[0], s, 100, addrA, "")
+	na = startHANode(t, a, builds[0], s, 200, addrB, "")
+	nb = startHANode(t, b, builds[0], s, 100, addrA, "")
 	waitHolder(t, a, 2*s.masterDown(), a, b)
 	nb.waitHealthy(t, true, 5*time.Second)
-	cl := startClient(t, c)
+	cl = startClient(t, c)
 	eventually(t, "the client's first answers", 5*time.Second, func() (bool, string) {
 		return cl.sent.Load() > 20 && cl.failed.Load() == 0, fmt.Sprint(cl.failed.Load(), " failed")
 	})
+	return a, b, na, nb, cl
+}
+
+// TestPlannedHandover: `proxypair handover` on the master moves the VIP to
+// its peer with not one request lost by a client GETting it every 10 ms;
+// the node stays out across a restart of its daemon; `proxypair resume`
+// brings the VIP back, again without a lost request.
+func TestPlannedHandover(t *testing.T) {
+	t.Parallel()
+	s := fast
+	a, b, na, _, cl := servingPair(t, s)
 
 	out, err := a.Run(context.Background(), bin.proxypair, "handover", "--config", na.ConfigFile)
 	if err != nil {

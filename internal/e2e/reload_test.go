@@ -33,21 +33,8 @@ func scrape(h *lab.Host, addr string) (string, bool) {
 // inside their processes (the same PIDs), ending with one holder.
 func TestFullLiveReload(t *testing.T) {
 	t.Parallel()
-	l, a, b := newPair(t)
-	c, err := l.AddHost("c", addrC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	builds, err := lab.HAProxyBuilds()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := fast
-	na := startHANode(t, a, builds[0], s, 200, addrB, "")
-	nb := startHANode(t, b, builds[0], s, 100, addrA, "")
-	waitHolder(t, a, 2*s.masterDown(), a, b)
-	nb.waitHealthy(t, true, 5*time.Second)
-	cl := startClient(t, c)
+	a, b, na, nb, cl := servingPair(t, s)
 	pidA, pidB := na.PID(), nb.PID()
 
 	// Health settings, the metrics endpoint and the log level, live.
