@@ -14,6 +14,7 @@ import (
 	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/appliance/garp"
+	"github.com/proxypair/proxypair/appliance/hooks"
 	"github.com/proxypair/proxypair/appliance/ifwatch"
 	"github.com/proxypair/proxypair/appliance/netio"
 	"github.com/proxypair/proxypair/appliance/vip"
@@ -66,11 +67,17 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	// The notify hooks run on their own goroutine; the instance only
+	// queues. Stopped last, so that the stop hooks run after the VIPs are
+	// gone (and on an early error, nothing waits).
+	runner := hooks.New(hookCommands(cfg.Notify), hooks.Options{Log: o.Log.With("component", "hooks")})
+	defer stopHooks(runner)
+	e.hooks = runner
 	in, err := newInstance(cfg.VRRP, cfg.Health.Weight, e, o.Log)
 	if err != nil {
 		return err
 	}
-	n := &node{inst: in, started: time.Now(), version: o.Version, file: cfg.File, cfg: cfg}
+	n := &node{inst: in, started: time.Now(), version: o.Version, file: cfg.File, cfg: cfg, hooks: runner}
 	srv, err := control.Listen(cfg.Control.Socket, n, o.Log)
 	if err != nil {
 		return err
@@ -85,6 +92,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Notifier.Ready()
 		o.Notifier.Status(in.statusLine())
 	})
+	stopHooks(runner)
 	o.Log.Info("stopped")
 	return err
 }
@@ -203,6 +211,7 @@ type node struct {
 	version string
 	file    string
 	cfg     *config.Config // owned by the reloads goroutine
+	hooks   *hooks.Runner
 }
 
 // Status implements control.Provider. The instance builds its part on its
@@ -283,6 +292,8 @@ func (n *node) reload(ctx context.Context, o Options) {
 		o.Log.Error("reload: keeping the running VRRP settings", "err", rerr)
 		return
 	}
+	// Transitions from now on run the new hooks; queued ones keep theirs.
+	n.hooks.Set(hookCommands(applied.Notify))
 	n.cfg = applied
 	o.Log.Info("reloaded", "file", next.File, "changed", changed)
 }
