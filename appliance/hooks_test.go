@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -134,7 +135,29 @@ func TestHangingHookNeverDelaysAdverts(t *testing.T) {
 		runner.Close(ctx) // out of time at once: kills the hanging hook
 	}()
 
+	// A loop that waits for the hook never lets virtual time move: the
+	// bubble would hang. After a minute of real time, kill the hook and
+	// say so; if the loop is stuck for good, end the test binary with
+	// that message rather than at the test timeout.
 	deadline := time.After(time.Minute) // made outside the bubble: real time
+	bubbleDone := make(chan struct{})
+	var watchdogFired atomic.Bool
+	go func() {
+		select {
+		case <-bubbleDone:
+			return
+		case <-time.After(time.Minute):
+		}
+		watchdogFired.Store(true)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		runner.Close(ctx)
+		select {
+		case <-bubbleDone:
+		case <-time.After(10 * time.Second):
+			panic("TestHangingHookNeverDelaysAdverts: the instance loop is stuck behind a notify hook")
+		}
+	}()
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		n := startNodeEnv(t, &lan{}, "198.18.0.1", seedVRRP(200), func(e *env) { e.hooks = runner })
@@ -167,6 +190,10 @@ func TestHangingHookNeverDelaysAdverts(t *testing.T) {
 		}
 		n.stopAndWait(t)
 	})
+	close(bubbleDone)
+	if watchdogFired.Load() {
+		t.Fatal("the instance loop was stuck until the hanging hook was killed")
+	}
 
 	if got := logs.count("notify hook started", ""); got != 1 {
 		t.Errorf("%d hooks started, want only the hanging backup hook", got)
