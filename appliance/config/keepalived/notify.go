@@ -48,6 +48,16 @@ func (tr *translator) notify(inst *Statement, stmts []*Statement) {
 			}
 		}
 	}
+	// keepalived runs the generic notify script after the state's own
+	// (keepalived.conf(5): "notify script is called AFTER the notify_*
+	// script(s)"), wherever each is written.
+	generic := func(src source) int {
+		if src.s.Keyword() == "notify" {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(all, func(a, b source) int { return generic(a) - generic(b) })
 	seen := map[string]bool{}
 	n := &tr.res.Notify
 	for _, src := range all {

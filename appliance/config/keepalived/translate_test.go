@@ -525,6 +525,14 @@ var rows = []row{
 			"backup": {`/bin/sh | -c | echo $1 >> /tmp/log "$@" | sh | INSTANCE | VI_1 | BACKUP | 100`},
 			"fault":  {`/bin/sh | -c | echo $1 >> /tmp/log "$@" | sh | INSTANCE | VI_1 | FAULT | 100`},
 			"stop":   {`/bin/sh | -c | echo $1 >> /tmp/log "$@" | sh | INSTANCE | VI_1 | STOP | 100`}}},
+	// keepalived runs the generic notify after the state's own script,
+	// wherever it is written.
+	{name: "generic notify written first", conf: inst("notify /n.sh", "notify_backup /b.sh"),
+		hooks: map[string][]string{
+			"master": {"/n.sh | INSTANCE | VI_1 | MASTER | 100"},
+			"backup": {"/b.sh", "/n.sh | INSTANCE | VI_1 | BACKUP | 100"},
+			"fault":  {"/n.sh | INSTANCE | VI_1 | FAULT | 100"},
+			"stop":   {"/n.sh | INSTANCE | VI_1 | STOP | 100"}}},
 	// keepalived searches its PATH for a bare name; env does the same.
 	{name: "notify by a bare name", conf: inst(`notify_master "logger -t ka master"`, "notify vip-notify"),
 		hooks: map[string][]string{
