@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/fsm"
 	"github.com/proxypair/proxypair/appliance/hooks"
 )
@@ -221,4 +222,35 @@ func TestHangingHookNeverDelaysAdverts(t *testing.T) {
 	if !slices.Equal(waited, []string{"master", "stop"}) {
 		t.Errorf("hooks left waiting: %v, want master then stop", waited)
 	}
+}
+
+// TestNodeReloadSetsHooks: a reload hands the new hooks and timeout to the
+// runner; one refused keeps the running ones.
+func TestNodeReloadSetsHooks(t *testing.T) {
+	runner := hooks.New(hooks.Commands{Timeout: time.Second}, hooks.Options{})
+	defer runner.Close(context.Background())
+	synctest.Test(t, func(t *testing.T) {
+		a, _ := electedPair(t)
+		cur := &config.Config{VRRP: seedVRRP(200), Control: config.Control{Socket: "/run/a.sock"}, Log: config.Log{Level: "info", Format: "text"},
+			Health: config.Health{Weight: -254}, Notify: config.Notify{Timeout: time.Second}}
+		n := &node{inst: a.in, cfg: cur, hooks: runner}
+		load := func(c config.Config) Options {
+			return Options{Log: a.in.log, Notifier: nopNotifier{}, Load: func() (*config.Config, []config.Problem, error) {
+				return &c, nil, nil
+			}}
+		}
+		next := *cur
+		next.Notify = config.Notify{Master: [][]string{{"/bin/true"}}, Timeout: 7 * time.Second}
+		n.reload(context.Background(), load(next))
+		if got := runner.Timeout(); got != 7*time.Second {
+			t.Errorf("after the reload the hooks' timeout is %v, want 7s", got)
+		}
+		bad := next
+		bad.Notify.Timeout = 9 * time.Second
+		bad.VRRP.AdvertInterval = 50 * time.Millisecond // refused: the running version 2 needs whole seconds
+		n.reload(context.Background(), load(bad))
+		if got := runner.Timeout(); got != 7*time.Second {
+			t.Errorf("after a refused reload the hooks' timeout is %v, want the running 7s", got)
+		}
+	})
 }

@@ -68,8 +68,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	// The notify hooks run on their own goroutine; the instance only
-	// queues. Stopped last, so that the stop hooks run after the VIPs are
-	// gone (and on an early error, nothing waits).
+	// queues. The runner is drained once the instance has stopped, so the
+	// stop hooks run after the VIPs are gone and before we exit.
 	runner := hooks.New(hookCommands(cfg.Notify), hooks.Options{Log: o.Log.With("component", "hooks")})
 	defer stopHooks(runner)
 	e.hooks = runner
@@ -284,16 +284,21 @@ func (n *node) reload(ctx context.Context, o Options) {
 		}
 	}
 	var rerr error
+	if n.hooks != nil {
+		// Before the instance: a transition the reload itself causes
+		// runs the new hooks. Queued ones keep theirs.
+		n.hooks.Set(hookCommands(applied.Notify))
+	}
 	err = n.inst.call(ctx, func(now time.Time) { rerr = n.inst.reconfigure(now, applied.VRRP, applied.Health.Weight) })
-	if err != nil {
-		return
-	}
-	if rerr != nil {
+	if err == nil && rerr != nil {
 		o.Log.Error("reload: keeping the running VRRP settings", "err", rerr)
+	}
+	if err != nil || rerr != nil {
+		if n.hooks != nil {
+			n.hooks.Set(hookCommands(n.cfg.Notify))
+		}
 		return
 	}
-	// Transitions from now on run the new hooks; queued ones keep theirs.
-	n.hooks.Set(hookCommands(applied.Notify))
 	n.cfg = applied
 	o.Log.Info("reloaded", "file", next.File, "changed", changed)
 }

@@ -79,8 +79,8 @@ func TestBadNotifyHooks(t *testing.T) {
 		{"relative program", "notify: {fault: [[vip-down.sh]]}\n", "", "notify.fault", `hook 1: "vip-down.sh" is not an absolute path`, false},
 		{"relative path", "notify: {stop: [[./stop.sh]]}\n", "", "notify.stop", `"./stop.sh" is not an absolute path`, false},
 		{"NUL", "notify: {master: [[/bin/echo, \"a\\0b\"]]}\n", "", "notify.master", "word 2 holds a NUL byte", false},
-		{"timeout too short", "notify: {timeout: 10ms}\n", "", "notify.timeout", "outside 100ms-10m", false},
-		{"timeout too long", "notify: {timeout: 1h}\n", "", "notify.timeout", "outside 100ms-10m", false},
+		{"timeout too short", "notify: {timeout: 10ms, stop: [[/bin/true]]}\n", "", "notify.timeout", "outside 100ms-10m", false},
+		{"timeout too long", "notify: {timeout: 1h, master: [[/bin/true]]}\n", "", "notify.timeout", "outside 100ms-10m", false},
 		{"section as value", "notify: /bin/true\n", "", "notify", "mapping", false},
 		{"env not JSON", "", "/usr/local/bin/up.sh eth1", "notify.master", "in the environment or --set, the same as JSON", false},
 		{"env one argv", "", `["/usr/local/bin/up.sh"]`, "notify.master", "cannot unmarshal string", false},
@@ -112,5 +112,14 @@ func TestRelativeProgramHint(t *testing.T) {
 	_, problems := load(t, Source{File: writeYAML(t, seed+"notify: {master: [[sh, -c, 'echo up']]}\n")})
 	if len(problems) != 1 || !strings.Contains(problems[0].Message, "(here: /") || problems[0].Warning {
 		t.Fatalf("problems = %v, want one error naming sh's full path", problems)
+	}
+}
+
+// TestTimeoutWithoutHooks: with no hook, notify.timeout is not checked: it
+// means nothing, and a Config built by hand need not set it.
+func TestTimeoutWithoutHooks(t *testing.T) {
+	clearEnv(t)
+	if _, problems := load(t, Source{File: writeYAML(t, seed+"notify: {timeout: 0s}\n")}); len(problems) != 0 {
+		t.Errorf("problems: %v", problems)
 	}
 }

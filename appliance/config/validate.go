@@ -355,7 +355,10 @@ func validateNotify(ps *problems, n *Notify) {
 			}
 		}
 	}
-	if n.Timeout < minHookTimeout || n.Timeout > maxHookTimeout {
+	// Without hooks the timeout means nothing (and a Config built by hand
+	// need not set it).
+	hooks := len(n.Master) + len(n.Backup) + len(n.Fault) + len(n.Stop)
+	if hooks > 0 && (n.Timeout < minHookTimeout || n.Timeout > maxHookTimeout) {
 		ps.add("notify.timeout", "%v is outside 100ms-10m (each hook's limit)", n.Timeout)
 	}
 }
