@@ -118,6 +118,7 @@ type fakeConn struct {
 type sentAdvert struct {
 	dst netip.Addr
 	adv *vrrp.Advertisement
+	at  time.Time
 }
 
 func newFakeConn(l *lan, src netip.Addr) *fakeConn {
@@ -162,7 +163,7 @@ func (c *fakeConn) Send(payload []byte, dst netip.Addr) error {
 		return fmt.Errorf("fake: sent an unparseable advert: %w", err)
 	}
 	c.mu.Lock()
-	c.sent = append(c.sent, sentAdvert{dst, adv})
+	c.sent = append(c.sent, sentAdvert{dst, adv, time.Now()})
 	c.mu.Unlock()
 	if c.lan != nil {
 		c.lan.deliver(c, payload, dst)

@@ -30,6 +30,7 @@ type env struct {
 	claimer  Claimer // nil: the network follows gratuitous ARP
 	provider string  // the claimer's name, for status
 	health   Health  // nil: no health tracking
+	hooks    Hooks   // nil: no notify hooks
 	newTimer func() (timer, error)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/proxypair/proxypair/appliance/config"
 	"github.com/proxypair/proxypair/appliance/control"
 	"github.com/proxypair/proxypair/appliance/garp"
+	"github.com/proxypair/proxypair/appliance/hooks"
 	"github.com/proxypair/proxypair/appliance/ifwatch"
 	"github.com/proxypair/proxypair/appliance/metrics"
 	"github.com/proxypair/proxypair/appliance/netio"
@@ -60,6 +61,11 @@ func Run(ctx context.Context, o Options) error {
 	if claimer != nil {
 		go prepareNCP(ctx, claimer, o.Log)
 	}
+	// The notify hooks run on their own goroutine; the instance only
+	// queues. The runner is drained once the last instance has stopped, so
+	// the stop hooks run after the VIPs are gone and before we exit.
+	n.hooks = hooks.New(hookCommands(cfg.Notify), hooks.Options{Log: o.Log.With("component", "hooks")})
+	defer stopHooks(n.hooks)
 	in, release, err := n.newInstance(cfg)
 	if err != nil {
 		return err
@@ -91,6 +97,7 @@ func Run(ctx context.Context, o Options) error {
 			n.mu.Lock()
 			n.replacing = false
 			n.mu.Unlock()
+			stopHooks(n.hooks)
 			o.Log.Info("stopped")
 			return err
 		}
@@ -117,6 +124,7 @@ func (n *node) newInstance(cfg *config.Config) (*instance, func(), error) {
 		return nil, nil, err
 	}
 	e.notifier = n.o.Notifier
+	e.hooks = n.hooks
 	if n.claimer != nil {
 		e.claimer, e.provider = n.claimer, cfg.Cloud.Provider
 	}
@@ -308,6 +316,7 @@ type node struct {
 	trackerStop context.CancelFunc
 	claimer     *ncp.Claimer // nil: no cloud provider
 	metrics     *metrics.Server
+	hooks       *hooks.Runner // nil only in tests that build a node by hand
 
 	mu        sync.Mutex // guards the current instance and a pending restart
 	inst      *instance
@@ -464,6 +473,11 @@ func (n *node) reload(ctx context.Context) {
 		return
 	}
 	in := n.current()
+	if n.hooks != nil {
+		// Before the instance: a transition the reload itself causes
+		// runs the new hooks. Queued ones keep theirs.
+		n.hooks.Set(hookCommands(applied.Notify))
+	}
 	// The instance first: a refused VRRP change changes nothing else.
 	if len(plan.IdentityKeys) == 0 {
 		var rerr error
@@ -473,6 +487,9 @@ func (n *node) reload(ctx context.Context) {
 		}
 		if err != nil {
 			o.Log.Error("reload: keeping the running config", "err", err)
+			if n.hooks != nil {
+				n.hooks.Set(hookCommands(n.cfg.Notify))
+			}
 			return
 		}
 	}

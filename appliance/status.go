@@ -28,6 +28,7 @@ func (in *instance) changed(now time.Time, c fsm.StateChanged) {
 	}
 	in.log.Info("state changed", attrs...)
 	in.notifier.Status(in.statusLine())
+	in.runHooks(now, c)
 }
 
 // statusLine is the one-line state systemd shows (STATUS=), at most

@@ -50,6 +50,7 @@ var introduced = map[string]int{
 	"RestartSec":              229,
 	"TimeoutStartSec":         229,
 	"TimeoutStopSec":          229,
+	"KillMode":                229,
 	"WatchdogSec":             229,
 	"User":                    229,
 	"Group":                   229,

@@ -29,6 +29,7 @@ type Config struct {
 	Log     Log
 	Health  Health
 	Cloud   Cloud
+	Notify  Notify
 
 	// File is the config file that was read, or "" when there was none.
 	File string
@@ -123,6 +124,20 @@ type Cloud struct {
 	SecretKey          string
 	APIURL             string // override of the site's API gateway (tests, private endpoints)
 	MetadataURL        string // override of the metadata service (tests)
+}
+
+// Notify configures the notify hooks: commands run on state changes, one
+// at a time and in the order of the changes (appliance/hooks). Each hook is
+// an argv list — the program's absolute path and its arguments, no shell —
+// and a state can have several, run in the order listed.
+type Notify struct {
+	Master [][]string // on becoming MASTER
+	Backup [][]string // on becoming BACKUP (at start-up too)
+	Fault  [][]string // on entering FAULT (the interface is down or gone)
+	Stop   [][]string // once, when the daemon stops, after the VIPs are released
+	// Timeout bounds each hook; one that runs longer is killed (its
+	// process group: SIGTERM, then SIGKILL).
+	Timeout time.Duration
 }
 
 // Problem is one thing wrong (or, as a warning, suspicious) in a config.

@@ -133,8 +133,17 @@ func unknownKeys(v *viper.Viper) []Problem {
 	return out
 }
 
+// hookVars are the variables a notify hook is given (appliance/hooks
+// EnvNames, which its tests keep equal to this list): a hook that runs
+// `proxypair` must not see them reported as misspelt settings.
+var hookVars = []string{"PROXYPAIR_STATE", "PROXYPAIR_FROM", "PROXYPAIR_REASON", "PROXYPAIR_PRIORITY", "PROXYPAIR_VIPS",
+	"PROXYPAIR_IFACE", "PROXYPAIR_VRID", "PROXYPAIR_INSTANCE", "PROXYPAIR_SEQ", "PROXYPAIR_TIME", "PROXYPAIR_HOOK_INDEX"}
+
 func unknownEnv(env map[string]string) []Problem {
 	known := map[string]bool{EnvConfigFile: true}
+	for _, k := range hookVars {
+		known[k] = true
+	}
 	for _, f := range schema {
 		known[EnvName(f.key)] = true
 	}

@@ -90,6 +90,8 @@ func TestEveryKeyIsCompared(t *testing.T) {
 			raw = "a,b"
 		case []netip.Prefix:
 			raw = "198.18.0.77/24"
+		case [][]string:
+			raw = `[["/bin/true", "x"]]`
 		case []netip.Addr:
 			raw = "198.18.0.77"
 		case netip.Addr:

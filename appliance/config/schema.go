@@ -1,8 +1,10 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +91,14 @@ var schema = []field{
 	str("cloud.secret_key", "", func(c *Config) *string { return &c.Cloud.SecretKey }),
 	str("cloud.api_url", "", func(c *Config) *string { return &c.Cloud.APIURL }),
 	str("cloud.metadata_url", "", func(c *Config) *string { return &c.Cloud.MetadataURL }),
+
+	// Live: the hook runner takes the new hooks for the transitions after
+	// the reload (appliance/hooks).
+	argvLists("notify.master", func(c *Config) *[][]string { return &c.Notify.Master }),
+	argvLists("notify.backup", func(c *Config) *[][]string { return &c.Notify.Backup }),
+	argvLists("notify.fault", func(c *Config) *[][]string { return &c.Notify.Fault }),
+	argvLists("notify.stop", func(c *Config) *[][]string { return &c.Notify.Stop }),
+	duration("notify.timeout", 30*time.Second, func(c *Config) *time.Duration { return &c.Notify.Timeout }),
 }
 
 // Keys returns every known key path, in schema order.
@@ -304,6 +314,75 @@ func addr(key string, dst func(*Config) *netip.Addr) field {
 		*dst(c) = a
 		return nil
 	}}
+}
+
+// argvLists is a list of commands, each an argv list: in YAML
+//
+//	master:
+//	  - [/usr/local/bin/vip-up.sh, eth1]
+//	  - [/usr/bin/logger, -t, proxypair, master]
+//
+// and from the environment or --set, where YAML's nesting cannot be
+// written, the same as JSON: [["/usr/local/bin/vip-up.sh","eth1"]]. Every
+// argument must be a string: a YAML number or boolean is refused rather
+// than re-spelled (0x10 and 1.50 would not come back as written).
+func argvLists(key string, dst func(*Config) *[][]string) field {
+	get, keep := accessors(dst)
+	return field{key: key, def: []any{}, get: get, keep: keep, set: func(c *Config, raw any) error {
+		if s, ok := raw.(string); ok {
+			if strings.TrimSpace(s) == "" {
+				*dst(c) = nil
+				return nil
+			}
+			var v [][]string
+			if err := json.Unmarshal([]byte(s), &v); err != nil {
+				return fmt.Errorf("%q is not a list of argv lists: in YAML write a line - [/usr/local/bin/vip-up.sh, eth1] per hook; "+
+					"in the environment or --set, the same as JSON: [[\"/usr/local/bin/vip-up.sh\",\"eth1\"]] (%v)", s, err)
+			}
+			raw = v
+		}
+		var out [][]string
+		switch v := raw.(type) {
+		case nil:
+		case [][]string:
+			for _, argv := range v {
+				out = append(out, slices.Clone(argv))
+			}
+		case []any:
+			for i, item := range v {
+				argv, err := toArgv(item)
+				if err != nil {
+					return fmt.Errorf("hook %d: %w", i+1, err)
+				}
+				out = append(out, argv)
+			}
+		default:
+			return fmt.Errorf("expected a list of argv lists, e.g. [[/usr/local/bin/vip-up.sh, eth1]], got %s", describe(raw))
+		}
+		*dst(c) = out
+		return nil
+	}}
+}
+
+// toArgv is one hook of argvLists.
+func toArgv(item any) ([]string, error) {
+	switch v := item.(type) {
+	case []string:
+		return slices.Clone(v), nil
+	case []any:
+		argv := make([]string, 0, len(v))
+		for j, a := range v {
+			s, ok := a.(string)
+			if !ok {
+				return nil, fmt.Errorf("argument %d: expected a string, got %s; quote it", j+1, describe(a))
+			}
+			argv = append(argv, s)
+		}
+		return argv, nil
+	case string:
+		return nil, fmt.Errorf("%q is a string, but each hook is an argv list: write it as [%s] (a list of argv lists; no shell)", v, strconv.Quote(v))
+	}
+	return nil, fmt.Errorf("expected an argv list such as [/usr/local/bin/vip-up.sh, eth1], got %s", describe(item))
 }
 
 // toList accepts a YAML list, or a string of items separated by commas or

@@ -2,13 +2,18 @@ package config
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,6 +39,7 @@ func Validate(c *Config) []Problem {
 	validateHealth(&ps, &c.Health)
 	checkWeight(&ps, c)
 	validateCloud(&ps, c)
+	validateNotify(&ps, &c.Notify)
 	return ps
 }
 
@@ -335,5 +341,59 @@ func validateCloud(ps *problems, c *Config) {
 	}
 	if len(c.VRRP.UnicastPeers) == 0 {
 		ps.warn("vrrp.unicast_peers", "empty with cloud.provider ncp: multicast is not documented to work in an NCP VPC; list the peer's eth1 address")
+	}
+}
+
+// Bounds of notify.timeout.
+const (
+	minHookTimeout = 100 * time.Millisecond
+	maxHookTimeout = 10 * time.Minute
+)
+
+// validateNotify checks each hook: a program given by its absolute path
+// (hooks run with no shell and the daemon's PATH is systemd's, so a bare
+// name would depend on where it runs), arguments the kernel can pass. A
+// program missing on this machine is only a warning: configs are checked
+// on other machines too (the keepalived import, CI).
+func validateNotify(ps *problems, n *Notify) {
+	for _, k := range []struct {
+		key   string
+		hooks [][]string
+	}{{"notify.master", n.Master}, {"notify.backup", n.Backup}, {"notify.fault", n.Fault}, {"notify.stop", n.Stop}} {
+		for i, argv := range k.hooks {
+			if len(argv) == 0 || argv[0] == "" {
+				ps.add(k.key, "hook %d has no program: give its absolute path and arguments, e.g. [/usr/local/bin/vip-up.sh, eth1]", i+1)
+				continue
+			}
+			if j := slices.IndexFunc(argv, func(a string) bool { return strings.ContainsRune(a, 0) }); j >= 0 {
+				ps.add(k.key, "hook %d: word %d holds a NUL byte, which no program can be passed", i+1, j+1)
+				continue
+			}
+			prog := argv[0]
+			if !filepath.IsAbs(prog) {
+				hint := ""
+				if !strings.Contains(prog, "/") {
+					if p, err := exec.LookPath(prog); err == nil && filepath.IsAbs(p) {
+						hint = " (here: " + p + ")"
+					}
+				}
+				ps.add(k.key, "hook %d: %q is not an absolute path; hooks run with no shell and no PATH search: write the program's full path%s", i+1, prog, hint)
+				continue
+			}
+			switch fi, err := os.Stat(prog); {
+			case errors.Is(err, fs.ErrNotExist):
+				ps.warn(k.key, "hook %d: %s does not exist on this machine; the hook will fail until it does", i+1, prog)
+			case err != nil:
+				ps.warn(k.key, "hook %d: %v", i+1, err)
+			case fi.IsDir() || fi.Mode().Perm()&0o111 == 0:
+				ps.warn(k.key, "hook %d: %s is not an executable file (chmod +x it, or run it through its interpreter: [/bin/sh, %s])", i+1, prog, prog)
+			}
+		}
+	}
+	// Without hooks the timeout means nothing (and a Config built by hand
+	// need not set it).
+	hooks := len(n.Master) + len(n.Backup) + len(n.Fault) + len(n.Stop)
+	if hooks > 0 && (n.Timeout < minHookTimeout || n.Timeout > maxHookTimeout) {
+		ps.add("notify.timeout", "%v is outside 100ms-10m (each hook's limit)", n.Timeout)
 	}
 }

@@ -52,6 +52,44 @@ func read(t *testing.T, c *netio.Conn, within time.Duration) (netio.Packet, bool
 	}
 }
 
+// sendUntilRead sends payload to dst every 200 ms until to reads a packet
+// for dst, or the deadline passes. A fresh lab's first packet can be lost
+// (a link still coming up on a loaded machine); what the test checks is
+// what arrives, so it resends rather than fail on one loss.
+func sendUntilRead(t *testing.T, from, to *netio.Conn, payload []byte, dst netip.Addr, within time.Duration) (netio.Packet, bool) {
+	t.Helper()
+	got := make(chan netio.Packet, 1)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			p, err := to.Read(buf)
+			if err != nil {
+				return
+			}
+			if p.Dst == dst {
+				p.Payload = bytes.Clone(p.Payload)
+				got <- p
+				return
+			}
+		}
+	}()
+	deadline := time.After(within)
+	resend := time.NewTicker(200 * time.Millisecond)
+	defer resend.Stop()
+	for {
+		if err := from.Send(payload, dst); err != nil {
+			t.Fatalf("send to %v: %v", dst, err)
+		}
+		select {
+		case p := <-got:
+			return p, true
+		case <-deadline:
+			return netio.Packet{}, false
+		case <-resend.C:
+		}
+	}
+}
+
 func TestSendReceive(t *testing.T) {
 	l := lab.NewT(t)
 	a, err := l.AddHost("a", netip.MustParsePrefix("198.18.0.1/24"))
@@ -71,10 +109,7 @@ func TestSendReceive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ca.Send(payload, dst); err != nil {
-			t.Fatalf("send to %v: %v", dst, err)
-		}
-		p, ok := read(t, cb, 5*time.Second)
+		p, ok := sendUntilRead(t, ca, cb, payload, dst, 5*time.Second)
 		if !ok {
 			t.Fatalf("b received nothing sent to %v", dst)
 		}

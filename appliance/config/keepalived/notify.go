@@ -2,6 +2,7 @@ package keepalived
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,9 +14,10 @@ type Hook struct {
 	Comment string // how it was made from keepalived's line
 }
 
-// Notify holds the hooks for each state, in the order keepalived ran them,
-// for proxypair's ordered notify hooks (notify.master, notify.backup,
-// notify.fault, notify.stop: argv lists).
+// Notify holds the hooks for each state, in the order keepalived ran them
+// (the state's own script, then the generic notify): proxypair's ordered
+// notify hooks (notify.master, notify.backup, notify.fault, notify.stop:
+// argv lists), which the translation also sets in Config.Notify.
 type Notify struct {
 	Master, Backup, Fault, Stop []Hook
 }
@@ -46,6 +48,16 @@ func (tr *translator) notify(inst *Statement, stmts []*Statement) {
 			}
 		}
 	}
+	// keepalived runs the generic notify script after the state's own
+	// (keepalived.conf(5): "notify script is called AFTER the notify_*
+	// script(s)"), wherever each is written.
+	generic := func(src source) int {
+		if src.s.Keyword() == "notify" {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(all, func(a, b source) int { return generic(a) - generic(b) })
 	seen := map[string]bool{}
 	n := &tr.res.Notify
 	for _, src := range all {
@@ -58,7 +70,7 @@ func (tr *translator) notify(inst *Statement, stmts []*Statement) {
 		}
 		seen[key] = true
 		line, argv, extra := s.Command()
-		if line == "" {
+		if line == "" || len(argv) == 0 || argv[0] == "" {
 			tr.warn(s, "has no command; keepalived ignores it")
 			continue
 		}
@@ -68,10 +80,16 @@ func (tr *translator) notify(inst *Statement, stmts []*Statement) {
 		}
 		why := fmt.Sprintf("%s %s", s.Pos, strings.Join(s.Words, " "))
 		shell := shellSyntax.MatchString(line)
-		if shell {
+		switch {
+		case shell:
 			// keepalived 1.3 hands the line to /bin/sh (2.x does not).
 			argv = []string{"/bin/sh", "-c", line}
 			why += " (through /bin/sh, as keepalived 1.3 runs it)"
+		case !strings.Contains(argv[0], "/"):
+			// keepalived finds a bare name on its PATH; proxypair's hooks
+			// need a full path, and env does the same search.
+			tr.warn(s, "keepalived finds %q on its PATH; the hook runs it through /usr/bin/env, which searches the same way — better write its full path", argv[0])
+			argv = append([]string{"/usr/bin/env"}, argv...)
 		}
 		hook := func(state string) Hook {
 			if kw != "notify" {
@@ -102,12 +120,21 @@ func (tr *translator) notify(inst *Statement, stmts []*Statement) {
 			n.Stop = append(n.Stop, hook("STOP"))
 		}
 		if kw == "notify" {
-			tr.note(s, "keepalived passes the current priority as the 4th argument; the hooks pass the configured %d (proxypair's hooks have the current one in their environment)", tr.prio)
-		}
-		if !notifyHooks {
-			tr.warn(s, "this proxypair does not run notify scripts yet: the ordered notify hooks (notify.master|backup|fault|stop, argv lists) are coming. The output carries this one commented out, ready to enable")
+			tr.note(s, "keepalived passes the current priority as the 4th argument; the hooks pass the configured %d (proxypair's hooks have the current one in PROXYPAIR_PRIORITY)", tr.prio)
 		}
 	}
+	c := &tr.res.Config.Notify
+	c.Master, c.Backup, c.Fault, c.Stop = argvs(n.Master), argvs(n.Backup), argvs(n.Fault), argvs(n.Stop)
+}
+
+// argvs is the config's form of hooks: nil when there are none, as a
+// loaded config has it.
+func argvs(hooks []Hook) [][]string {
+	var out [][]string
+	for _, h := range hooks {
+		out = append(out, slices.Clone(h.Argv))
+	}
+	return out
 }
 
 func groupHas(g *Statement, name string) bool {

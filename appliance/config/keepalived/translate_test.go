@@ -517,13 +517,30 @@ var rows = []row{
 			"backup": {"/etc/keepalived/backup.sh", "/etc/keepalived/notify.sh | INSTANCE | VI_1 | BACKUP | 100"},
 			"fault":  {"/f.sh", "/etc/keepalived/notify.sh | INSTANCE | VI_1 | FAULT | 100"},
 			"stop":   {"/s.sh", "/etc/keepalived/notify.sh | INSTANCE | VI_1 | STOP | 100"}},
-		warn: []ww{{"notify_master", 8, "does not run notify scripts yet", false}, {"notify", 12, "configured 100", true}}},
+		warn:  []ww{{"notify", 12, "configured 100", true}},
+		quiet: []string{"notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"}},
 	{name: "notify through the shell", conf: inst(`notify_master "/usr/bin/logger master > /dev/null"`, `notify "echo $1 >> /tmp/log"`),
 		hooks: map[string][]string{
 			"master": {"/bin/sh | -c | /usr/bin/logger master > /dev/null", `/bin/sh | -c | echo $1 >> /tmp/log "$@" | sh | INSTANCE | VI_1 | MASTER | 100`},
 			"backup": {`/bin/sh | -c | echo $1 >> /tmp/log "$@" | sh | INSTANCE | VI_1 | BACKUP | 100`},
 			"fault":  {`/bin/sh | -c | echo $1 >> /tmp/log "$@" | sh | INSTANCE | VI_1 | FAULT | 100`},
 			"stop":   {`/bin/sh | -c | echo $1 >> /tmp/log "$@" | sh | INSTANCE | VI_1 | STOP | 100`}}},
+	// keepalived runs the generic notify after the state's own script,
+	// wherever it is written.
+	{name: "generic notify written first", conf: inst("notify /n.sh", "notify_backup /b.sh"),
+		hooks: map[string][]string{
+			"master": {"/n.sh | INSTANCE | VI_1 | MASTER | 100"},
+			"backup": {"/b.sh", "/n.sh | INSTANCE | VI_1 | BACKUP | 100"},
+			"fault":  {"/n.sh | INSTANCE | VI_1 | FAULT | 100"},
+			"stop":   {"/n.sh | INSTANCE | VI_1 | STOP | 100"}}},
+	// keepalived searches its PATH for a bare name; env does the same.
+	{name: "notify by a bare name", conf: inst(`notify_master "logger -t ka master"`, "notify vip-notify"),
+		hooks: map[string][]string{
+			"master": {"/usr/bin/env | logger | -t | ka | master", "/usr/bin/env | vip-notify | INSTANCE | VI_1 | MASTER | 100"},
+			"backup": {"/usr/bin/env | vip-notify | INSTANCE | VI_1 | BACKUP | 100"},
+			"fault":  {"/usr/bin/env | vip-notify | INSTANCE | VI_1 | FAULT | 100"},
+			"stop":   {"/usr/bin/env | vip-notify | INSTANCE | VI_1 | STOP | 100"}},
+		warn: []ww{{"notify_master", 8, `finds "logger" on its PATH`, false}, {"notify", 9, `finds "vip-notify" on its PATH`, false}}},
 	{name: "notify with a user, unquoted arguments, twice, empty", conf: inst("notify_master /m.sh root", "notify_master /other.sh", "notify_backup"),
 		hooks: map[string][]string{"master": {"/m.sh"}},
 		warn: []ww{{"notify_master", 8, `reads "root" as the user`, false}, {"notify_master", 9, "a second notify_master", false},

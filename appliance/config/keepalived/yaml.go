@@ -10,12 +10,6 @@ import (
 	"github.com/proxypair/proxypair/appliance/config"
 )
 
-// notifyHooks switches the notify section of the output on. Set it when
-// config.Config has proxypair's ordered notify hooks (notify.master,
-// notify.backup, notify.fault, notify.stop as lists of argv lists); until
-// then the hooks are printed commented out, with a warning.
-const notifyHooks = false
-
 // YAML is the translated config as a proxypair YAML file: every value is
 // commented with the keepalived line it came from. Loading it gives
 // r.Config.
@@ -153,20 +147,14 @@ func (y *yamlWriter) list(r *Result, path string, items []string) {
 	}
 }
 
-// notify writes the hooks, commented out until proxypair runs them.
+// notify writes the hooks, each under the keepalived line it came from.
 func (y *yamlWriter) notify(n *Notify) {
 	if n.empty() {
 		return
 	}
-	pre := "# "
-	if notifyHooks {
-		pre = ""
-	} else {
-		y.comment(0, "keepalived's notify scripts as proxypair's ordered notify hooks (argv lists, run")
-		y.comment(0, "one at a time, in order). This proxypair does not run them yet: enable the")
-		y.comment(0, "block when it does.")
-	}
-	y.line(0, pre+"notify:")
+	y.comment(0, "keepalived's notify scripts as proxypair's notify hooks: argv lists, run one at")
+	y.comment(0, "a time in the order of the transitions, each within notify.timeout (default 30s).")
+	y.line(0, "notify:")
 	for _, st := range []struct {
 		name  string
 		hooks []Hook
@@ -174,14 +162,14 @@ func (y *yamlWriter) notify(n *Notify) {
 		if len(st.hooks) == 0 {
 			continue
 		}
-		y.line(0, pre+"  "+st.name+":")
+		y.line(0, "  "+st.name+":")
 		for _, h := range st.hooks {
-			y.line(0, pre+"    # "+sanitize(h.Comment))
+			y.line(0, "    # "+sanitize(h.Comment))
 			quoted := make([]string, len(h.Argv))
 			for i, a := range h.Argv {
 				quoted[i] = strconv.Quote(a)
 			}
-			y.line(0, pre+"    - ["+strings.Join(quoted, ", ")+"]")
+			y.line(0, "    - ["+strings.Join(quoted, ", ")+"]")
 		}
 	}
 }
