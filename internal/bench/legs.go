@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,13 +14,14 @@ import (
 
 // Legs are where the time of one proxypair trial went, read from both
 // nodes' status after it: a's last_resign (its tracker saw HAProxy fail,
-// its VRRP loop took the verdict, its priority-0 adverts left) and b's
-// last_takeover (the advert that made it master, its first advert, the
-// VIP in its kernel, its first gratuitous ARP). Each stamp is the time
-// from the failure being set off: the bench and both namespaces read the
-// same host clock. Zero is a stamp the node did not report, or one older
-// than the failure (left from an earlier trial; a planned hand-over has
-// no resign).
+// its VRRP loop took the verdict, its priority-0 adverts left; a planned
+// hand-over has only the loop taking the request, its MASTER → HANDOVER
+// transition) and b's last_takeover (the advert or timer that made it
+// master, its first advert, the VIP in its kernel, its first gratuitous
+// ARP). Each stamp is the time from the failure being set off: the bench
+// and both namespaces read the same host clock. Zero is a stamp the node
+// did not report, or one older than the failure (left from an earlier
+// trial).
 type Legs struct {
 	Detected   probe.Duration `json:"a_detected_ms,omitzero"`
 	Handled    probe.Duration `json:"a_handled_ms,omitzero"`
@@ -30,6 +32,9 @@ type Legs struct {
 	FirstARP   probe.Duration `json:"b_first_garp_ms,omitzero"`
 	Reason     string         `json:"b_reason"` // why b became master
 }
+
+// handingOver is the state a master hands over in (fsm.HandingOver).
+const handingOver = "HANDOVER"
 
 // errNoTakeover is LegsOf's answer when b has not become master since the
 // failure, by its own account.
@@ -59,6 +64,15 @@ func LegsOf(failedAt time.Time, a, b control.Instance) (*Legs, error) {
 	}
 	if r := a.LastResign; r != nil && since(r.Detected) > 0 {
 		l.Detected, l.Handled, l.Prio0Sent = since(r.Detected), since(r.Handled), since(r.Prio0Sent)
+		return l, nil
+	}
+	// A planned hand-over has no resign: a's VRRP loop took the request
+	// when it went from MASTER to HANDOVER.
+	for _, tr := range slices.Backward(a.Transitions) {
+		if tr.To == handingOver && since(tr.At) > 0 {
+			l.Handled = since(tr.At)
+			break
+		}
 	}
 	return l, nil
 }
@@ -70,44 +84,57 @@ func describeTakeover(tk *control.TakeoverTiming) string {
 	return fmt.Sprintf("triggered at %s (%s)", tk.Trigger.Format(time.RFC3339Nano), tk.Reason)
 }
 
-// leg is one column of the legs table: from one stamp to the next.
-type leg struct {
-	name     string
-	from, to func(*Legs) probe.Duration // from nil: the failure itself
+// stamp is one of Legs' stamps, in the order of a hand-over.
+type stamp struct {
+	name string
+	of   func(*Legs) probe.Duration
 }
 
-// legs are the columns of the legs table, in the order of a hand-over:
-// issue 13's tracker event → priority-0 sent → peer VIP added → first
-// GARP, each hop on its own, then the whole.
-var legs = []leg{
-	{"failure→a detected", nil, func(l *Legs) probe.Duration { return l.Detected }},
-	{"→a handled", func(l *Legs) probe.Duration { return l.Detected }, func(l *Legs) probe.Duration { return l.Handled }},
-	{"→a prio-0 sent", func(l *Legs) probe.Duration { return l.Handled }, func(l *Legs) probe.Duration { return l.Prio0Sent }},
-	{"→b master", func(l *Legs) probe.Duration { return l.Prio0Sent }, func(l *Legs) probe.Duration { return l.Master }},
-	{"→b advert sent", func(l *Legs) probe.Duration { return l.Master }, func(l *Legs) probe.Duration { return l.AdvertSent }},
-	{"→b VIP added", func(l *Legs) probe.Duration { return l.AdvertSent }, func(l *Legs) probe.Duration { return l.VIPAdded }},
-	{"→b first GARP", func(l *Legs) probe.Duration { return l.VIPAdded }, func(l *Legs) probe.Duration { return l.FirstARP }},
-	{"failure→b first GARP", nil, func(l *Legs) probe.Duration { return l.FirstARP }},
+// stamps are issue 13's tracker event → priority-0 sent → peer VIP added
+// → first GARP, with the hops in between.
+var stamps = []stamp{
+	{"a detected", func(l *Legs) probe.Duration { return l.Detected }},
+	{"a handled", func(l *Legs) probe.Duration { return l.Handled }},
+	{"a prio-0 sent", func(l *Legs) probe.Duration { return l.Prio0Sent }},
+	{"b master", func(l *Legs) probe.Duration { return l.Master }},
+	{"b advert sent", func(l *Legs) probe.Duration { return l.AdvertSent }},
+	{"b VIP added", func(l *Legs) probe.Duration { return l.VIPAdded }},
+	{"b first GARP", func(l *Legs) probe.Duration { return l.FirstARP }},
 }
 
-// LegStats summarises one leg over the series' trials that have both of
-// its stamps (and no error).
+// legColumns are the legs table's columns: a hop to each stamp, then the
+// whole, from the failure to b's first gratuitous ARP.
+func legColumns() []string {
+	out := []string{"failure→" + stamps[0].name}
+	for _, st := range stamps[1:] {
+		out = append(out, "→"+st.name)
+	}
+	return append(out, "failure→"+stamps[len(stamps)-1].name)
+}
+
+// LegStats summarises column i of the legs table over the series' trials
+// without error: the hop to stamp i from the trial's previous stamp (the
+// latest earlier one it has, else the failure), over the trials that
+// have stamp i; for i = len(stamps), the failure to the last stamp.
 func (s *Series) LegStats(i int) Stats {
-	lg := legs[i]
 	var ds []time.Duration
 	for _, t := range s.Trials {
 		if t.Error != "" || t.Legs == nil {
 			continue
 		}
-		from := probe.Duration(0)
-		if lg.from != nil {
-			if from = lg.from(t.Legs); from == 0 {
-				continue
+		if i == len(stamps) {
+			if to := stamps[i-1].of(t.Legs); to != 0 {
+				ds = append(ds, time.Duration(to))
 			}
+			continue
 		}
-		to := lg.to(t.Legs)
+		to := stamps[i].of(t.Legs)
 		if to == 0 {
 			continue
+		}
+		from := probe.Duration(0)
+		for j := i - 1; j >= 0 && from == 0; j-- {
+			from = stamps[j].of(t.Legs)
 		}
 		ds = append(ds, time.Duration(to-from))
 	}
@@ -132,8 +159,8 @@ func legsTable(rows []Row) (string, error) {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	header := "scenario"
-	for _, lg := range legs {
-		header += "\t" + lg.name
+	for _, c := range legColumns() {
+		header += "\t" + c
 	}
 	fmt.Fprintln(tw, header+"\ttrials")
 	lines := 0
@@ -150,7 +177,7 @@ func legsTable(rows []Row) (string, error) {
 				cells = row.Label + " " + strings.TrimSpace(ln.label)
 			}
 			printed = true
-			for i := range legs {
+			for i := range len(stamps) + 1 {
 				cells += "\t" + legCell(ln.series.LegStats(i))
 			}
 			fmt.Fprintf(tw, "%s\t%d/%d\n", cells, n, len(ln.series.Trials))

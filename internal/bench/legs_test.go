@@ -46,6 +46,19 @@ func TestLegsOf(t *testing.T) {
 			want: &Legs{Detected: ms(3100), Handled: ms(3150), Prio0Sent: ms(3300), Master: ms(3600), AdvertSent: ms(3650), Reason: "peer_resigned"},
 		},
 		{
+			// The hand-over's request reached a's loop at its MASTER →
+			// HANDOVER transition; an older hand-over does not count.
+			name: "planned hand-over",
+			a: control.Instance{Transitions: []control.Transition{
+				{At: at(-5000000), From: "MASTER", To: "HANDOVER"},
+				{At: at(-4000000), From: "HANDOVER", To: "BACKUP"},
+				{At: at(-1000000), From: "BACKUP", To: "MASTER"},
+				{At: at(41000), From: "MASTER", To: "HANDOVER"},
+			}},
+			b:    control.Instance{LastTakeover: takeover},
+			want: &Legs{Handled: ms(41000), Master: ms(3600), AdvertSent: ms(3650), VIPAdded: ms(3900), FirstARP: ms(3950), Reason: "peer_resigned"},
+		},
+		{
 			name: "a stamp at the failure's own nanosecond",
 			b:    control.Instance{LastTakeover: &control.TakeoverTiming{Trigger: failed}},
 			want: &Legs{Master: 1},
@@ -117,18 +130,19 @@ func TestLegStats(t *testing.T) {
 		{2, us(4000)}, // failure→a detected: 3000, 5000
 		{2, us(40)},   // →handled: 50, 30
 		{2, us(110)},  // →prio-0 sent: 150, 70
-		{2, us(250)},  // →b master: 300, 200 (the third has no prio-0 to start from)
+		{3, us(300)},  // →b master: 300, 200, and 2000 from the failure (the third has no resign)
 		{3, us(50)},   // →b advert sent: 50, 40, 100
 		{3, us(200)},  // →b VIP added: 250, 160, 200
 		{2, us(35)},   // →b first GARP: 50, 20
 		{2, us(4685)}, // failure→b first GARP: 3850, 5520
 	}
-	if len(want) != len(legs) {
-		t.Fatalf("%d legs, the test knows %d", len(legs), len(want))
+	cols := legColumns()
+	if len(want) != len(cols) {
+		t.Fatalf("%d columns, the test knows %d", len(cols), len(want))
 	}
 	for i, w := range want {
 		if st := s.LegStats(i); st.N != w.n || st.Median != w.median {
-			t.Errorf("leg %q: %d trials, median %v; want %d, %v", legs[i].name, st.N, st.Median, w.n, w.median)
+			t.Errorf("column %q: %d trials, median %v; want %d, %v", cols[i], st.N, st.Median, w.n, w.median)
 		}
 	}
 	if n := s.withLegs(); n != 3 {

@@ -329,7 +329,7 @@ v3 10ms HAProxy killed (SIGKILL)  760ms (560–1080)                            
 
 proxypair's legs: medians in ms, each from the previous stamp; stamped by the daemons (a's last_resign, b's last_takeover in ` + "`proxypair status --json`" + `) on the bench's clock
 scenario                                         failure→a detected  →a handled  →a prio-0 sent  →b master  →b advert sent  →b VIP added  →b first GARP  failure→b first GARP  trials
-v2 1s   HAProxy killed (SIGKILL) with vrrp.pair  3.00                -           -               0.30       -               -             -              4.00                  3/3
+v2 1s   HAProxy killed (SIGKILL) with vrrp.pair  3.00                -           0.30            0.30       -               -             0.40           4.00                  3/3
   * HTTP outage.
   * Pair mode.
   * Hand-over.
