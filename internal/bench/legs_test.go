@@ -119,7 +119,8 @@ func TestLegStats(t *testing.T) {
 	s := legTrials(
 		[]int{3000, 3050, 3200, 3500, 3550, 3800, 3850},
 		[]int{5000, 5030, 5100, 5300, 5340, 5500, 5520},
-		[]int{0, 0, 0, 2000, 2100, 2300, 0}, // no resign (a planned hand-over), no ARP stamped
+		[]int{0, 0, 0, 2000, 2100, 2300, 0},       // no resign, no ARP stamped
+		[]int{0, 1000, 0, 1300, 1350, 1500, 1530}, // a planned hand-over: a handled, no prio-0
 		nil,
 	)
 	us := func(v int) time.Duration { return time.Duration(v) * time.Microsecond }
@@ -128,13 +129,13 @@ func TestLegStats(t *testing.T) {
 		median time.Duration
 	}{
 		{2, us(4000)}, // failure→a detected: 3000, 5000
-		{2, us(40)},   // →handled: 50, 30
-		{2, us(110)},  // →prio-0 sent: 150, 70
-		{3, us(300)},  // →b master: 300, 200, and 2000 from the failure (the third has no resign)
-		{3, us(50)},   // →b advert sent: 50, 40, 100
-		{3, us(200)},  // →b VIP added: 250, 160, 200
-		{2, us(35)},   // →b first GARP: 50, 20
-		{2, us(4685)}, // failure→b first GARP: 3850, 5520
+		{3, us(50)},   // →a handled: 50, 30, and 1000 from the failure
+		{2, us(110)},  // →a prio-0 sent: 150, 70
+		{4, us(300)},  // →b master: 300, 200, 2000 from the failure, 300 from a handled
+		{4, us(50)},   // →b advert sent: 50, 40, 100, 50
+		{4, us(180)},  // →b VIP added: 250, 160, 200, 150
+		{3, us(30)},   // →b first GARP: 50, 20, 30
+		{3, us(3850)}, // failure→b first GARP: 3850, 5520, 1530
 	}
 	cols := legColumns()
 	if len(want) != len(cols) {
@@ -145,8 +146,8 @@ func TestLegStats(t *testing.T) {
 			t.Errorf("column %q: %d trials, median %v; want %d, %v", cols[i], st.N, st.Median, w.n, w.median)
 		}
 	}
-	if n := s.withLegs(); n != 3 {
-		t.Errorf("withLegs = %d, want 3", n)
+	if n := s.withLegs(); n != 4 {
+		t.Errorf("withLegs = %d, want 4", n)
 	}
 }
 
