@@ -21,6 +21,15 @@
 // right after an advert (see PhaseSwept). A last health-cost line measures
 // proxypair's master with tracking on and off over the same window.
 //
+// Issue 13's rows measure every HAProxy row a third time, with two
+// proxypair nodes that run with vrrp.pair (the only backup takes over at
+// once on a priority-0 advert instead of after Skew_Time), against the
+// same keepalived trials, and add HAProxy killed at v3 10 ms. After each
+// proxypair trial of these rows the bench reads both nodes' status for
+// the legs of the hand-over, the daemons' own timestamps (see Legs).
+// Issue 12's planned hand-over row stops keepalived's master with SIGTERM
+// and runs `proxypair handover` on proxypair's.
+//
 // The pure parts (statistics, the table, /proc parsing, the scenario list)
 // build everywhere and have unit tests; the runner needs Linux and root.
 package bench

@@ -21,7 +21,11 @@ import (
 
 // daemon starts one kind of VRRP daemon on a lab host.
 type daemon interface {
+	// Name names the daemon's series in a row: Keepalived, Proxypair or
+	// ProxypairPair.
 	Name() string
+	// Software is the program: Keepalived or Proxypair.
+	Software() string
 	// Start runs the daemon on h; with hp set, it tracks that HAProxy
 	// (keepalived by vrrp_script, proxypair natively).
 	Start(h *lab.Host, s Settings, prio int, hp *lab.HAProxy) (node, error)
@@ -40,10 +44,20 @@ type node interface {
 	State(ctx context.Context) (string, error)
 }
 
+// handoverNode is a node that can hand its VIPs over without stopping
+// (proxypair); keepalived's operators stop it instead.
+type handoverNode interface {
+	// startHandover starts the hand-over and returns at once.
+	startHandover() error
+	// resume waits for the hand-over to have succeeded, then ends it.
+	resume(ctx context.Context) error
+}
+
 // keepalivedDaemon is keepalived 2.2 from the distribution (VRRP only).
 type keepalivedDaemon struct{}
 
-func (keepalivedDaemon) Name() string { return Keepalived }
+func (keepalivedDaemon) Name() string     { return Keepalived }
+func (keepalivedDaemon) Software() string { return Keepalived }
 
 func (keepalivedDaemon) Start(h *lab.Host, s Settings, prio int, hp *lab.HAProxy) (node, error) {
 	cfg := lab.KeepalivedConfig{
@@ -90,21 +104,36 @@ func (n keepalivedNode) PIDs() ([]int, error) {
 
 func (keepalivedNode) State(context.Context) (string, error) { return "", nil }
 
-// proxypairDaemon is the proxypair binary under test.
-type proxypairDaemon struct{ bin string }
+// proxypairDaemon is the proxypair binary under test; with pair, both
+// nodes run with vrrp.pair.
+type proxypairDaemon struct {
+	bin  string
+	pair bool
+}
 
-func (proxypairDaemon) Name() string { return Proxypair }
+func (d proxypairDaemon) Name() string {
+	if d.pair {
+		return ProxypairPair
+	}
+	return Proxypair
+}
+
+func (proxypairDaemon) Software() string { return Proxypair }
 
 // proxypairConfig is the YAML that matches keepalived's settings. Logging
 // stays at info: debug would log every advert and bill it as VRRP cost.
 // HAProxy tracking is off unless haproxySocket is set (the keepalived pair
-// then has its vrrp_script), with the Health* settings.
-func proxypairConfig(s Settings, prio int, sock, haproxySocket string) string {
+// then has its vrrp_script), with the Health* settings. pair sets
+// vrrp.pair (the lab is multicast, so nothing implies it).
+func proxypairConfig(s Settings, prio int, sock, haproxySocket string, pair bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "vrrp:\n  interface: %s\n  virtual_router_id: %d\n  priority: %d\n  version: %d\n  advert_interval: %v\n",
 		lab.HostInterface, VRID, prio, s.Version, s.Interval)
 	if s.AuthPass != "" {
 		fmt.Fprintf(&b, "  auth_pass: %s\n", s.AuthPass)
+	}
+	if pair {
+		b.WriteString("  pair: true\n")
 	}
 	fmt.Fprintf(&b, "  virtual_ips: [%v]\ncontrol:\n  socket: %s\n  state_dir: %s\nlog:\n  level: info\n", VIP, sock, filepath.Dir(sock))
 	if haproxySocket == "" {
@@ -117,12 +146,12 @@ func proxypairConfig(s Settings, prio int, sock, haproxySocket string) string {
 }
 
 func (d proxypairDaemon) Start(h *lab.Host, s Settings, prio int, hp *lab.HAProxy) (node, error) {
-	n := &proxypairNode{cfg: filepath.Join(h.Dir, "proxypair.yaml"), sock: filepath.Join(h.Dir, "proxypair.sock"), tracking: hp != nil}
+	n := &proxypairNode{h: h, bin: d.bin, cfg: filepath.Join(h.Dir, "proxypair.yaml"), sock: filepath.Join(h.Dir, "proxypair.sock"), tracking: hp != nil}
 	var hpSock string
 	if hp != nil {
 		hpSock = hp.Socket
 	}
-	if err := os.WriteFile(n.cfg, []byte(proxypairConfig(s, prio, n.sock, hpSock)), 0o600); err != nil {
+	if err := os.WriteFile(n.cfg, []byte(proxypairConfig(s, prio, n.sock, hpSock, d.pair)), 0o600); err != nil {
 		return nil, fmt.Errorf("bench: proxypair config on %s: %w", h.Name, err)
 	}
 	p, err := h.Start(d.bin, "run", "--config", n.cfg)
@@ -155,9 +184,48 @@ func (d proxypairDaemon) Version(ctx context.Context, h *lab.Host) string {
 }
 
 type proxypairNode struct {
+	h         *lab.Host
+	bin       string
 	proc      *lab.Process
 	cfg, sock string
 	tracking  bool
+	handover  *lab.Process // `proxypair handover`, until resumed
+}
+
+// startHandover runs `proxypair handover` on the node, as an operator
+// would before patching it. The command exits once the node no longer
+// holds the VIP.
+func (n *proxypairNode) startHandover() error {
+	if n.handover != nil {
+		return fmt.Errorf("bench: proxypair on %s: a hand-over is already running", n.h.Name)
+	}
+	p, err := n.h.Start(n.bin, "handover", "--config", n.cfg)
+	if err != nil {
+		return err
+	}
+	n.handover = p
+	return nil
+}
+
+// handoverGivesUp is how long `proxypair handover` waits for the node to
+// let go of the VIP before it fails (cmd/proxypair), plus a margin.
+const handoverGivesUp = 35 * time.Second
+
+// resume waits for `proxypair handover` to exit 0, then runs `proxypair
+// resume`.
+func (n *proxypairNode) resume(ctx context.Context) error {
+	p := n.handover
+	if p == nil {
+		return fmt.Errorf("bench: proxypair on %s: resume without a hand-over", n.h.Name)
+	}
+	n.handover = nil
+	if code, err := p.Wait(handoverGivesUp); err != nil || code != 0 {
+		return fmt.Errorf("bench: proxypair handover on %s: exit %d, %w\n%s", n.h.Name, code, errors.Join(err, errors.New("failed")), tail(p.Output(), 10))
+	}
+	if _, err := n.h.Run(ctx, n.bin, "resume", "--config", n.cfg); err != nil {
+		return fmt.Errorf("bench: proxypair resume on %s: %w", n.h.Name, err)
+	}
+	return nil
 }
 
 func (n *proxypairNode) Process() *lab.Process { return n.proc }
@@ -188,6 +256,53 @@ func (n *proxypairNode) State(ctx context.Context) (string, error) {
 		return in.State + " (HAProxy unhealthy: " + reason + ")", nil
 	}
 	return in.State, nil
+}
+
+// legs reads where a proxypair trial's time went from both nodes'
+// status, once b has stamped its first gratuitous ARP (or a second has
+// passed: LegsOf then leaves the missing stamps out); nil for keepalived.
+func (p *pair) legs(ctx context.Context, failedAt time.Time) (*Legs, error) {
+	na, okA := p.na.(*proxypairNode)
+	nb, okB := p.nb.(*proxypairNode)
+	if !okA || !okB {
+		return nil, nil
+	}
+	instance := func(n *proxypairNode) (control.Instance, error) {
+		st, err := n.status(ctx)
+		if err != nil {
+			return control.Instance{}, err
+		}
+		if len(st.Instances) == 0 {
+			return control.Instance{}, errors.New("bench: proxypair reports no VRRP instance")
+		}
+		return st.Instances[0], nil
+	}
+	var (
+		b    control.Instance
+		bErr error
+	)
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	// The keeper reports the VIP's add and first ARP to the VRRP loop
+	// after the fact: the client may reach b a moment before.
+	_ = lab.Eventually(wctx, 10*time.Millisecond, func() (bool, string) {
+		b, bErr = instance(nb)
+		if bErr != nil {
+			return false, bErr.Error()
+		}
+		return b.LastTakeover != nil && !b.LastTakeover.FirstARP.Before(failedAt), "no first ARP stamped yet"
+	})
+	switch {
+	case ctx.Err() != nil:
+		return nil, context.Cause(ctx)
+	case bErr != nil:
+		return nil, fmt.Errorf("b's status: %w", bErr)
+	}
+	a, err := instance(na)
+	if err != nil {
+		return nil, fmt.Errorf("a's status: %w", err)
+	}
+	return LegsOf(failedAt, a, b)
 }
 
 // The backend server of the lab HAProxy: `pplab serve` on loopback.

@@ -17,6 +17,8 @@ import (
 const (
 	Keepalived = "keepalived"
 	Proxypair  = "proxypair"
+	// ProxypairPair is proxypair with vrrp.pair on both nodes.
+	ProxypairPair = "proxypair-pair"
 )
 
 // Report is everything one bench run measured: the --json document and
@@ -48,6 +50,10 @@ type Method struct {
 	HTTPOutage string `json:"http_outage,omitempty"`
 	Tracking   string `json:"tracking,omitempty"`
 	HealthCost string `json:"health_cost,omitempty"`
+	// The "with vrrp.pair" lines, the planned hand-over and the legs.
+	PairMode string `json:"pair_mode,omitempty"`
+	Handover string `json:"handover,omitempty"`
+	Legs     string `json:"legs,omitempty"`
 }
 
 // HostInfo is the machine the run was on.
@@ -64,6 +70,25 @@ type Row struct {
 	Keepalived Series   `json:"keepalived"`
 	Proxypair  Series   `json:"proxypair"`
 	Ratio      *float64 `json:"ratio,omitempty"` // proxypair median / keepalived median
+	// Pair is proxypair with vrrp.pair on both nodes, in the rows whose
+	// scenario asks for it (Scenario.Pair); PairRatio is its median over
+	// keepalived's.
+	Pair      *Series  `json:"proxypair_pair,omitempty"`
+	PairRatio *float64 `json:"pair_ratio,omitempty"`
+}
+
+// Series is the row's series of the daemon named name (Keepalived,
+// Proxypair, ProxypairPair), or nil when the row does not measure it.
+func (r *Row) Series(name string) *Series {
+	switch name {
+	case Keepalived:
+		return &r.Keepalived
+	case Proxypair:
+		return &r.Proxypair
+	case ProxypairPair:
+		return r.Pair
+	}
+	return nil
 }
 
 // Series is one daemon's trials of a row.
@@ -110,8 +135,12 @@ type Trial struct {
 	// Restored is from the restore (HAProxy or its server started again)
 	// until a was master and b backup again (HAProxy rows).
 	Restored probe.Duration `json:"restore_to_master_ms,omitempty"`
-	Error    string         `json:"error,omitempty"`
-	Note     string         `json:"note,omitempty"` // something odd that did not spoil the number
+	// Legs are where a proxypair trial's time went, by both daemons'
+	// own stamps (nil for keepalived, or when they could not be read:
+	// see Note).
+	Legs  *Legs  `json:"legs,omitempty"`
+	Error string `json:"error,omitempty"`
+	Note  string `json:"note,omitempty"` // something odd that did not spoil the number
 }
 
 // Usage is one process set's CPU over a window and its RSS at the end.
@@ -164,10 +193,44 @@ func (h *HealthCostRow) Cost() (percent float64, ok bool) {
 func (r *Row) Finish() {
 	r.Keepalived.finish()
 	r.Proxypair.finish()
-	r.Ratio = nil
-	if ratio, ok := Ratio(r.Proxypair.Stats(), r.Keepalived.Stats()); ok {
-		r.Ratio = &ratio
+	r.Ratio = ratioOf(&r.Proxypair, &r.Keepalived)
+	r.PairRatio = nil
+	if r.Pair != nil {
+		r.Pair.finish()
+		r.PairRatio = ratioOf(r.Pair, &r.Keepalived)
 	}
+}
+
+func ratioOf(pp, ka *Series) *float64 {
+	if ratio, ok := Ratio(pp.Stats(), ka.Stats()); ok {
+		return &ratio
+	}
+	return nil
+}
+
+// line is one proxypair series of a row as the tables print it.
+type line struct {
+	label   string
+	series  *Series
+	ratio   *float64
+	targets Targets
+}
+
+// pairLabel is the first cell of a row's "with vrrp.pair" line.
+const pairLabel = "  with vrrp.pair"
+
+// proxypairLines are the row's proxypair series: without vrrp.pair, then
+// with it if the row measures it.
+func proxypairLines(r *Row) []line {
+	out := []line{{label: r.Label, series: &r.Proxypair, ratio: r.Ratio, targets: r.Scenario.Targets}}
+	if r.Pair != nil {
+		var t Targets
+		if r.Scenario.Pair != nil {
+			t = *r.Scenario.Pair
+		}
+		out = append(out, line{label: pairLabel, series: r.Pair, ratio: r.PairRatio, targets: t})
+	}
+	return out
 }
 
 // Stats summarises the outages of the trials that have a number: no
@@ -235,8 +298,11 @@ func WriteTable(w io.Writer, r *Report) error {
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "scenario\tkeepalived (median, min–max)\tproxypair (median, min–max)\tratio\ttarget")
 		for _, row := range icmp {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", row.Label,
-				seriesCell(&row.Keepalived), seriesCell(&row.Proxypair), ratioCell(&row), targetCell(&row))
+			for i, ln := range proxypairLines(&row) {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ln.label,
+					keepalivedCell(&row, i), seriesCell(ln.series), ratioCell(ln.ratio, &row.Keepalived, ln.series),
+					targetCell(ln.targets, ln.ratio, &row.Keepalived, ln.series))
+			}
 		}
 		if rr := r.Resources; rr != nil {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t\t%s\n", rr.Label,
@@ -251,11 +317,17 @@ func WriteTable(w io.Writer, r *Report) error {
 			vipAddr, ProbeEvery)
 	}
 	if len(http) > 0 {
+		if hasPair(http) {
+			fmt.Fprintln(&b, "proxypair without vrrp.pair: the backup waits Skew_Time after the master's priority-0 advert (RFC 3768/5798); \"with vrrp.pair\": both nodes with vrrp.pair, the only backup takes over at once; same keepalived trials")
+		}
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "scenario\tkeepalived + vrrp_script (median, min–max)\tproxypair + health (median, min–max)\tratio\tproxypair failure→VIP on b\ttarget")
 		for _, row := range http {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", row.Label,
-				seriesCell(&row.Keepalived), seriesCell(&row.Proxypair), ratioCell(&row), takeoverCell(&row.Proxypair), targetCell(&row))
+			for i, ln := range proxypairLines(&row) {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ln.label,
+					keepalivedCell(&row, i), seriesCell(ln.series), ratioCell(ln.ratio, &row.Keepalived, ln.series),
+					takeoverCell(ln.series), targetCell(ln.targets, ln.ratio, &row.Keepalived, ln.series))
+			}
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -264,11 +336,38 @@ func WriteTable(w io.Writer, r *Report) error {
 	if hc := r.HealthCost; hc != nil {
 		fmt.Fprintln(&b, healthCostLine(hc))
 	}
+	lt, err := legsTable(r.Rows)
+	if err != nil {
+		return err
+	}
+	if lt != "" {
+		fmt.Fprintln(&b, "\nproxypair's legs: medians in ms, each from the previous stamp; stamped by the daemons (a's last_resign, b's last_takeover in `proxypair status --json`) on the bench's clock")
+		b.WriteString(lt)
+	}
 	for _, n := range notes(r) {
 		fmt.Fprintf(&b, "  * %s\n", n)
 	}
-	_, err := io.WriteString(w, b.String())
+	_, err = io.WriteString(w, b.String())
 	return err
+}
+
+// hasPair reports whether any of rows has a "with vrrp.pair" line.
+func hasPair(rows []Row) bool {
+	for _, r := range rows {
+		if r.Pair != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// keepalivedCell is the keepalived cell of a row's line i: the numbers on
+// the first, a pointer to them on the others (same trials).
+func keepalivedCell(row *Row, i int) string {
+	if i > 0 {
+		return "(as above)"
+	}
+	return seriesCell(&row.Keepalived)
 }
 
 func seriesCell(s *Series) string {
@@ -322,11 +421,11 @@ func FormatRange(s Stats) string {
 
 // ratioCell is the ratio as printed. A keepalived median of zero has no
 // ratio: equal when proxypair's is zero too, infinitely worse otherwise.
-func ratioCell(row *Row) string {
-	if row.Ratio != nil {
-		return fmt.Sprintf("%.2f", *row.Ratio)
+func ratioCell(ratio *float64, ka, pp *Series) string {
+	if ratio != nil {
+		return fmt.Sprintf("%.2f", *ratio)
 	}
-	switch zeroKeepalived(row) {
+	switch zeroKeepalived(ka, pp) {
 	case "equal":
 		return "0/0"
 	case "worse":
@@ -337,8 +436,8 @@ func ratioCell(row *Row) string {
 
 // zeroKeepalived says, when keepalived's median is zero and both have
 // data, whether proxypair's is zero too ("equal") or not ("worse").
-func zeroKeepalived(row *Row) string {
-	ka, pp := row.Keepalived.Stats(), row.Proxypair.Stats()
+func zeroKeepalived(kas, pps *Series) string {
+	ka, pp := kas.Stats(), pps.Stats()
 	switch {
 	case ka.N == 0 || pp.N == 0 || ka.Median != 0:
 		return ""
@@ -356,14 +455,15 @@ func verdict(ok bool) string {
 	return "MISS"
 }
 
-func targetCell(row *Row) string {
-	sc := row.Scenario
+// targetCell judges one proxypair series (pp, with its ratio over ka)
+// against its targets.
+func targetCell(sc Targets, ratio *float64, ka, pp *Series) string {
 	parts := []string{}
 	switch {
 	case sc.MaxRatio <= 0:
-	case row.Ratio == nil:
+	case ratio == nil:
 		v := "n/a"
-		switch zeroKeepalived(row) {
+		switch zeroKeepalived(ka, pp) {
 		case "equal":
 			v = "ok"
 		case "worse":
@@ -373,21 +473,46 @@ func targetCell(row *Row) string {
 	default:
 		// Judged as printed: the probe's 10 ms resolution makes the third
 		// decimal noise.
-		parts = append(parts, fmt.Sprintf("ratio ≤ %s: %s", formatRatio(sc.MaxRatio), verdict(math.Round(*row.Ratio*100)/100 <= sc.MaxRatio)))
+		parts = append(parts, fmt.Sprintf("ratio ≤ %s: %s", formatRatio(sc.MaxRatio), verdict(math.Round(*ratio*100)/100 <= sc.MaxRatio)))
 	}
 	if sc.MaxOutage > 0 {
-		st := row.Proxypair.Stats()
+		st := pp.Stats()
 		v := "n/a"
 		if st.N > 0 {
-			v = verdict(st.Median <= sc.MaxOutage)
+			v = verdict(OutageWithin(st.Median, sc.MaxOutage, ProbeEvery))
 		}
 		parts = append(parts, fmt.Sprintf("proxypair ≤ %v: %s", sc.MaxOutage, v))
 	}
 	if sc.MaxTakeover > 0 {
 		parts = append(parts, fmt.Sprintf("proxypair VIP on b ≤ check %v + 1s, every trial: %s",
-			BackendCheck.DownTime(), takeoverVerdict(&row.Proxypair, sc.MaxTakeover)))
+			BackendCheck.DownTime(), takeoverVerdict(pp, sc.MaxTakeover)))
+	}
+	if sc.ZeroLoss {
+		parts = append(parts, "proxypair 0 lost, every trial: "+zeroLossVerdict(pp))
+	}
+	if len(parts) == 0 {
+		return "-"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// zeroLossVerdict judges every trial with a result: each must have had
+// every probe answered.
+func zeroLossVerdict(s *Series) string {
+	n := 0
+	for _, t := range s.Trials {
+		if t.Error != "" {
+			continue
+		}
+		if t.Answered != t.Sent || t.NotMovedWithin > 0 {
+			return "MISS"
+		}
+		n++
+	}
+	if n == 0 {
+		return "n/a"
+	}
+	return "ok"
 }
 
 // takeoverVerdict judges every trial with a result: each must have moved
@@ -471,7 +596,10 @@ func notes(r *Report) []string {
 		} else {
 			hasICMP = true
 		}
-		for _, s := range []*Series{&row.Keepalived, &row.Proxypair} {
+		for _, s := range []*Series{&row.Keepalived, &row.Proxypair, row.Pair} {
+			if s == nil {
+				continue
+			}
 			for _, t := range s.Trials {
 				if t.Error == "" {
 					excess[row.Scenario.Phase] = append(excess[row.Scenario.Phase], time.Duration(t.PhaseDelay-t.PhaseTarget))
@@ -506,6 +634,22 @@ func notes(r *Report) []string {
 			}
 		}
 	}
+	var pair, handover, withLegs bool
+	for _, row := range r.Rows {
+		pair = pair || row.Pair != nil
+		handover = handover || row.Scenario.Failure == PlannedHandover
+		for _, ln := range proxypairLines(&row) {
+			withLegs = withLegs || ln.series.withLegs() > 0
+		}
+	}
+	for _, n := range []struct {
+		on   bool
+		note string
+	}{{pair, r.Method.PairMode}, {handover, r.Method.Handover}, {withLegs, r.Method.Legs}} {
+		if n.on && n.note != "" {
+			out = append(out, n.note)
+		}
+	}
 	if r.HealthCost != nil && r.Method.HealthCost != "" {
 		out = append(out, r.Method.HealthCost)
 	}
@@ -513,7 +657,10 @@ func notes(r *Report) []string {
 		for _, d := range []struct {
 			name string
 			s    *Series
-		}{{Keepalived, &row.Keepalived}, {Proxypair, &row.Proxypair}} {
+		}{{Keepalived, &row.Keepalived}, {Proxypair, &row.Proxypair}, {ProxypairPair, row.Pair}} {
+			if d.s == nil {
+				continue
+			}
 			for _, t := range d.s.Trials {
 				switch {
 				case t.Error != "":

@@ -257,3 +257,116 @@ func TestStatsSkipNotMoved(t *testing.T) {
 		t.Errorf("takeover stats %+v", tk)
 	}
 }
+
+// handoverTrials builds trials from (outage ms, GETs lost) pairs; a
+// negative outage is a failed trial.
+func handoverTrials(pairs ...[2]int) *Series {
+	s := &Series{}
+	for i, p := range pairs {
+		t := Trial{N: i + 1, Outage: probe.Duration(time.Duration(p[0]) * time.Millisecond), Sent: 200, Answered: 200 - p[1],
+			Takeover: probe.Duration(640 * time.Millisecond), PhaseTarget: probe.Duration(100 * time.Millisecond), PhaseDelay: probe.Duration(100 * time.Millisecond)}
+		if p[0] < 0 {
+			t = Trial{N: i + 1, Error: "restoring the master: bench: proxypair handover on a: exit 1"}
+		}
+		s.Trials = append(s.Trials, t)
+	}
+	return s
+}
+
+// TestWriteTablePair: a row that measures vrrp.pair gets a second line
+// under it, judged against its own targets and the same keepalived
+// trials; the planned hand-over is judged on every GET answered; the
+// legs come under the table, and the notes say what the lines mean.
+func TestWriteTablePair(t *testing.T) {
+	byID := map[string]Scenario{}
+	for _, s := range Scenarios() {
+		byID[s.ID()] = s
+	}
+	pairRow := func(id string, ka, pp Series, pair *Series) Row {
+		r := Row{ID: id, Label: byID[id].Label(), Scenario: byID[id], Keepalived: ka, Proxypair: pp, Pair: pair}
+		r.Finish()
+		return r
+	}
+	pair := func(s Series) *Series { return &s }
+	kill := pairRow("v2-1s/haproxy-kill",
+		httpTrials([2]float64{3600, 3600}, [2]float64{4100, 4100}, [2]float64{3100, 3100}),
+		httpTrials([2]float64{620, 616}, [2]float64{610, 612}, [2]float64{630, 625}),
+		// 20.4 ms is two failed GETs: within 20 ms at the probe's
+		// resolution.
+		pair(httpTrials([2]float64{10, 6}, [2]float64{20.4, 7}, [2]float64{30, 8})))
+	for i := range kill.Pair.Trials {
+		kill.Pair.Trials[i].Legs = &Legs{Detected: probe.Duration(3 * time.Millisecond), Prio0Sent: probe.Duration(3300 * time.Microsecond),
+			Master: probe.Duration(3600 * time.Microsecond), FirstARP: probe.Duration(4 * time.Millisecond)}
+	}
+	fast := pairRow("v3-10ms/haproxy-kill",
+		httpTrials([2]float64{760, 766}, [2]float64{1080, 1086}, [2]float64{560, 570}),
+		httpTrials([2]float64{20, 12}, [2]float64{20, 13}, [2]float64{10, 11}),
+		pair(httpTrials([2]float64{30, 6}, [2]float64{30, 6}, [2]float64{20, 5})))
+	handover := pairRow("v2-1s/handover",
+		*handoverTrials([2]int{610, 61}, [2]int{600, 60}, [2]int{620, 62}),
+		*handoverTrials([2]int{0, 0}, [2]int{0, 0}, [2]int{-1, 0}),
+		handoverTrials([2]int{0, 0}, [2]int{10, 1}, [2]int{0, 0}))
+	rep := &Report{
+		TrialsPer: 3,
+		Method:    Method{HTTPOutage: "HTTP outage.", PairMode: "Pair mode.", Handover: "Hand-over.", Legs: "Legs."},
+		Rows:      []Row{kill, handover, fast},
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	want := `proxypair bench — 3 trials per row
+
+HAProxy tracking: HAProxy on both nodes; the client GETs http://198.18.0.100/ every 10ms (new connection each); HTTP outage; failure swept over the script cycle
+proxypair without vrrp.pair: the backup waits Skew_Time after the master's priority-0 advert (RFC 3768/5798); "with vrrp.pair": both nodes with vrrp.pair, the only backup takes over at once; same keepalived trials
+scenario                          keepalived + vrrp_script (median, min–max)  proxypair + health (median, min–max)  ratio  proxypair failure→VIP on b  target
+v2 1s   HAProxy killed (SIGKILL)  3.60s (3.10–4.10)                           620ms (610–630)                       0.17   616ms (612–625)             ratio ≤ 0.25: ok
+  with vrrp.pair                  (as above)                                  20ms (10–30)                          0.01   7ms (6–8)                   proxypair ≤ 20ms: ok
+v2 1s   planned hand-over         610ms (600–620)                             0ms (0–0) [2/3 ok]                    0.00   640ms (640–640)             proxypair 0 lost, every trial: ok
+  with vrrp.pair                  (as above)                                  0ms (0–10)                            0.00   640ms (640–640)             proxypair 0 lost, every trial: MISS
+v3 10ms HAProxy killed (SIGKILL)  760ms (560–1080)                            20ms (10–20)                          0.03   12ms (11–13)                -
+  with vrrp.pair                  (as above)                                  30ms (20–30)                          0.04   6ms (5–6)                   proxypair ≤ 20ms: MISS
+
+proxypair's legs: medians in ms, each from the previous stamp; stamped by the daemons (a's last_resign, b's last_takeover in ` + "`proxypair status --json`" + `) on the bench's clock
+scenario                                         failure→a detected  →a handled  →a prio-0 sent  →b master  →b advert sent  →b VIP added  →b first GARP  failure→b first GARP  trials
+v2 1s   HAProxy killed (SIGKILL) with vrrp.pair  3.00                -           0.30            0.30       -               -             0.40           4.00                  3/3
+  * HTTP outage.
+  * Pair mode.
+  * Hand-over.
+  * Legs.
+  * v2-1s/handover proxypair trial 3 failed: restoring the master: bench: proxypair handover on a: exit 1
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+}
+
+func TestZeroLossVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    *Series
+		want string
+	}{
+		{"every GET answered", handoverTrials([2]int{0, 0}, [2]int{0, 0}), "ok"},
+		{"one GET lost once", handoverTrials([2]int{0, 0}, [2]int{10, 1}), "MISS"},
+		{"failed trials do not count", handoverTrials([2]int{0, 0}, [2]int{-1, 0}), "ok"},
+		{"only failures", handoverTrials([2]int{-1, 0}), "n/a"},
+		{"never moved", &Series{Trials: []Trial{{N: 1, Sent: 10, Answered: 10, NotMovedWithin: 1}}}, "MISS"},
+	} {
+		if got := zeroLossVerdict(tc.s); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestSeriesOfRow: each daemon finds its series; a row without the
+// vrrp.pair line has none for it.
+func TestSeriesOfRow(t *testing.T) {
+	r := Row{Pair: &Series{}}
+	if r.Series(Keepalived) != &r.Keepalived || r.Series(Proxypair) != &r.Proxypair || r.Series(ProxypairPair) != r.Pair {
+		t.Error("a daemon's series is not the row's")
+	}
+	if (&Row{}).Series(ProxypairPair) != nil || r.Series("frr") != nil {
+		t.Error("a series for a daemon the row does not measure")
+	}
+}

@@ -51,8 +51,11 @@ const (
 	phaseLockNote  = "Phase lock, both daemons alike: before each failure `pplab wait-advert` in the client's namespace waits for one advert from the master (198.18.0.1); the failure (eth1 down, or SIGTERM) is set off as soon as its report of the advert comes through the pipe."
 	resourcesNote  = "Resources: both pairs run at once (separate labs) and are measured over the same window; the master's utime+stime from /proc/PID/stat over it, as % of one core, and VmRSS at its end; keepalived is its parent plus its VRRP child (--vrrp), summed; proxypair is one process, logging at info, HAProxy tracking off. The backups' numbers are in the JSON."
 	phaseSweepNote = "HAProxy rows, phase: the failure is not set off right after the advert: proxypair's resign does not depend on the advert phase, but keepalived's vrrp_script path depends on where the failure falls in its 1 s script cycle, so one fixed phase would pick its best or worst case. Trial n of N sets off the failure (n−½)/N × 1 s after an advert from a reaches the client (`pplab wait-advert`), so the failures spread evenly over the script cycle and both daemons get the same phases; the JSON has each trial's phase_target_ms."
-	httpOutageNote = "HTTP outage: the longest run of failed GETs to http://198.18.0.100/ (one every %v from the client, each on a new connection; refused, reset, no answer within %v, or not 2xx, e.g. HAProxy's 503 with its server DOWN). Failure→VIP on b is from the kill to the VIP on b's eth1, polled every 5 ms."
+	httpOutageNote = "HTTP outage: the longest run of failed GETs to http://198.18.0.100/ (one every %[1]v from the client, each on a new connection; refused, reset, no answer within %[2]v, or not 2xx, e.g. HAProxy's 503 with its server DOWN). A GET every %[1]v resolves an outage only to whole GETs: 0 ms is no GET failed; 10 ms is one failed GET, a real gap anywhere from a few µs to 20 ms; k failed GETs in a row are a gap between k−1 and k+1 intervals. Outage targets are judged in whole intervals (the median rounded to %[1]v). Finer: failure→VIP on b, from the kill to the VIP on b's eth1, polled every 5 ms, and proxypair's legs below, stamped by the daemons themselves."
 	trackingNote   = "HAProxy rows, tracking: HAProxy 2.6 on a and b, its backend be_app's only server s1 a separate process (`pplab serve` on 127.0.0.1:8081), checked with inter %v fall %d rise 1, so HAProxy's own check time (DOWN after the server dies) is at most fall × inter = %v. keepalived: vrrp_script `kill -0 $(cat haproxy.pid)` interval %v fall %d rise %d weight %d. proxypair: health.interval %v fall %d rise %d weight %d, health.haproxy.socket = HAProxy's runtime API (backends: those the frontends use). Restore: HAProxy (or the server) started again, then the bench waits until a is master again (restore_to_master_ms in the JSON). \"never moved (within N s)\": the VIP stayed on a for N s = script interval × fall + Master_Down + 2 s, longer than keepalived would take had its script noticed."
+	pairModeNote   = "\"with vrrp.pair\": both proxypair nodes run with vrrp.pair: true, so the only backup takes over as soon as the master's priority-0 advert arrives; without it the backup waits Skew_Time, (256 − 100)/256 of the interval (609 ms at v2 1s, 30 ms at v3 50ms, 6 ms at v3 10ms), as RFC 3768/5798 say. Each line is its own pair, measured in the same run against the same keepalived trials."
+	handoverNote   = "Planned hand-over: keepalived's master is stopped with SIGTERM (what `systemctl stop` does: one priority-0 advert and the VIP dropped at once, so clients wait for the backup's Skew_Time) and started again after the trial; proxypair's master runs `proxypair handover` (it keeps the VIP until the peer holds it) and, after the trial, `proxypair resume`. Failure→VIP on b counts from starting the command, its exec and config load included."
+	legsNote       = "Legs: after each proxypair trial of the HAProxy rows the bench reads both nodes' `proxypair status --json`: a's last_resign (detected: its tracker saw HAProxy fail; handled: its VRRP loop took the verdict; prio0_sent: its priority-0 adverts were sent) and b's last_takeover (trigger: the advert, or the Skew_Time timer, that made it master; advert_sent; vip_added; first_arp). The daemons stamp the host's wall clock, which the bench read just before kill(2), so failure→a detected includes the kill and the tracker's wake-up. Each column is the median over the trials of the hop from the trial's previous stamp (the failure if it has none before), and failure→b first GARP the whole. a stamps prio0_sent once all three of its priority-0 adverts are out while b takes over on the first, so →b master can read a little below zero. A planned hand-over has no resign: a handled is a's MASTER → HANDOVER transition, and failure→a handled includes starting `proxypair handover`. A lost backend is noticed by HAProxy's own check first. The JSON has every trial's stamps (legs)."
 	healthCostNote = "Health checking cost: two proxypair pairs at the same settings, each with HAProxy (and its server) on both nodes, one with health tracking at the settings above and one with health.enabled false, measured over the same window like the resources row; the cost is the master's CPU with tracking minus without. The master's HAProxy CPU shows what the runtime API queries cost HAProxy."
 )
 
@@ -72,7 +75,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	r := &runner{cfg: cfg, daemons: []daemon{keepalivedDaemon{}, proxypairDaemon{bin: cfg.Proxypair}}}
+	r := &runner{cfg: cfg, daemons: []daemon{
+		keepalivedDaemon{}, proxypairDaemon{bin: cfg.Proxypair}, proxypairDaemon{bin: cfg.Proxypair, pair: true},
+	}}
 	rep := &Report{
 		Started:   time.Now(),
 		TrialsPer: cfg.Trials,
@@ -87,6 +92,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			Resources:  resourcesNote,
 			PhaseSweep: phaseSweepNote,
 			HTTPOutage: fmt.Sprintf(httpOutageNote, ProbeEvery, probeTimeout),
+			PairMode:   pairModeNote,
+			Handover:   handoverNote,
+			Legs:       legsNote,
 			Tracking: fmt.Sprintf(trackingNote, BackendCheck.Inter, BackendCheck.Fall, BackendCheck.DownTime(),
 				ScriptInterval, ScriptFall, ScriptRise, ScriptWeight, HealthInterval, HealthFall, HealthRise, HealthWeight),
 			HealthCost: healthCostNote,
@@ -102,9 +110,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rows := Select(Scenarios(), cfg.Only)
 	for _, sc := range rows {
-		rep.Rows = append(rep.Rows, Row{ID: sc.ID(), Label: sc.Label(), Scenario: sc})
+		row := Row{ID: sc.ID(), Label: sc.Label(), Scenario: sc}
+		if sc.Pair != nil {
+			row.Pair = &Series{}
+		}
+		rep.Rows = append(rep.Rows, row)
 	}
-	// One pair per setup and daemon serves all that setup's rows.
+	// One pair per setup and daemon serves all that setup's rows (none
+	// when no row measures that daemon).
 	for _, st := range setupsOf(rows) {
 		for _, d := range r.daemons {
 			if err := r.series(ctx, d, st); err != nil {
@@ -166,8 +179,8 @@ func (r *runner) newPair(ctx context.Context, d daemon, st setup) (*pair, error)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := r.rep.Versions[d.Name()]; !ok {
-		r.rep.Versions[d.Name()] = d.Version(ctx, p.c)
+	if _, ok := r.rep.Versions[d.Software()]; !ok {
+		r.rep.Versions[d.Software()] = d.Version(ctx, p.c)
 	}
 	return p, nil
 }
@@ -186,12 +199,9 @@ func (r *runner) series(ctx context.Context, d daemon, st setup) error {
 	}()
 	for i := range r.rep.Rows {
 		row := &r.rep.Rows[i]
-		if setupOf(row.Scenario) != st {
+		series := row.Series(d.Name())
+		if series == nil || setupOf(row.Scenario) != st {
 			continue
-		}
-		series := &row.Keepalived
-		if d.Name() == Proxypair {
-			series = &row.Proxypair
 		}
 		for n := 1; n <= r.cfg.Trials; n++ {
 			var (
@@ -223,6 +233,13 @@ func (r *runner) series(ctx context.Context, d daemon, st setup) error {
 			} else {
 				r.logf("%s %s %d/%d: outage %v (%d outage(s), %d/%d answered), VIP on b %v after the failure, advert→failure %v (+%v)",
 					row.ID, d.Name(), n, r.cfg.Trials, t.Outage, len(t.Outages), t.Answered, t.Sent, t.Takeover, t.PhaseDelay, t.FailureCall)
+				if len(t.Outages) > 1 {
+					// Not the failover's own outage: say what else went on.
+					for _, o := range t.Outages {
+						r.logf("  outage at %s for %v (%d lost): %s", o.Start.Format("15:04:05.000000"), o.Duration, o.Lost, o.Error)
+					}
+					r.logf("%s", p.logs())
+				}
 			}
 			series.Trials = append(series.Trials, t)
 			row.Finish()
@@ -299,6 +316,13 @@ func (r *runner) trial(ctx context.Context, p *pair, sc Scenario, n int) (Trial,
 		if err := p.clientReaches(ctx, 5*time.Second, "b"); err != nil {
 			return t, err
 		}
+		if sc.HTTP() {
+			legs, err := p.legs(ctx, failAt)
+			if err != nil {
+				t.Note = addNote(t.Note, fmt.Sprintf("no legs: %v", err))
+			}
+			t.Legs = legs
+		}
 		if err := sleep(ctx, afterRecovery); err != nil {
 			return t, err
 		}
@@ -317,7 +341,7 @@ func (r *runner) trial(ctx context.Context, p *pair, sc Scenario, n int) (Trial,
 	// No outage at all is the best case (make-before-break), not worth a
 	// note; more than one means the longest was picked out of several.
 	if len(res.Outages) > 1 {
-		t.Note = fmt.Sprintf("the probe saw %d outages, not 1; the longest counts", len(res.Outages))
+		t.Note = addNote(t.Note, fmt.Sprintf("the probe saw %d outages, not 1; the longest counts", len(res.Outages)))
 	}
 
 	if err := r.restore(ctx, p, sc, &t); err != nil {
@@ -365,6 +389,12 @@ func (p *pair) fail(f Failure) error {
 		return p.a.SetLink(false)
 	case GracefulStop:
 		return p.na.Process().Signal(syscall.SIGTERM)
+	case PlannedHandover:
+		if n, ok := p.na.(handoverNode); ok {
+			return n.startHandover()
+		}
+		// keepalived has no hand-over: its operators stop it.
+		return p.na.Process().Signal(syscall.SIGTERM)
 	case HAProxyKilled, BackendLost:
 		if p.pa == nil {
 			return fmt.Errorf("bench: failure %q needs HAProxy on the nodes", f)
@@ -379,25 +409,29 @@ func (p *pair) fail(f Failure) error {
 	return fmt.Errorf("bench: failure %q is not implemented", f)
 }
 
-// restore brings the master back: link up, or the daemon restarted once
-// the stopped one has exited. The next trial's settle waits for the roles.
+// restore brings the master back: link up, the daemon restarted once the
+// stopped one has exited, HAProxy or its server started again, or the
+// hand-over ended. The next trial's settle waits for the roles.
 func (r *runner) restore(ctx context.Context, p *pair, sc Scenario, t *Trial) error {
 	switch sc.Failure {
 	case HardFailure:
 		return p.a.SetLink(true)
 	case GracefulStop:
-		old := p.na.Process()
-		if code, err := old.Wait(10 * time.Second); err != nil {
-			return fmt.Errorf("the stopped daemon: %w", err)
-		} else if code != 0 {
-			t.Note = strings.TrimPrefix(t.Note+"; ", "; ") + fmt.Sprintf("%s exited with status %d after SIGTERM", p.d.Name(), code)
+		return p.restart(ctx, t)
+	case PlannedHandover:
+		n, ok := p.na.(handoverNode)
+		if !ok {
+			return p.restart(ctx, t)
 		}
-		n, err := p.startDaemon(p.a, MasterPriority)
-		if err != nil {
+		if err := n.resume(ctx); err != nil {
 			return err
 		}
-		p.na = n
-		return ctx.Err()
+		resumedAt := time.Now()
+		if err := p.waitRoles(ctx, 2*p.s.MasterDown()+10*time.Second); err != nil {
+			return err
+		}
+		t.Restored = probe.Duration(time.Since(resumedAt))
+		return nil
 	case HAProxyKilled, BackendLost:
 		old := p.pa.server
 		if sc.Failure == HAProxyKilled {
@@ -422,6 +456,31 @@ func (r *runner) restore(ctx context.Context, p *pair, sc Scenario, t *Trial) er
 		return nil
 	}
 	return fmt.Errorf("bench: failure %q has no restore", sc.Failure)
+}
+
+// restart starts the master's daemon again once the stopped one has
+// exited (after SIGTERM). The next trial's settle waits for the roles.
+func (p *pair) restart(ctx context.Context, t *Trial) error {
+	old := p.na.Process()
+	if code, err := old.Wait(10 * time.Second); err != nil {
+		return fmt.Errorf("the stopped daemon: %w", err)
+	} else if code != 0 {
+		t.Note = addNote(t.Note, fmt.Sprintf("%s exited with status %d after SIGTERM", p.d.Name(), code))
+	}
+	n, err := p.startDaemon(p.a, MasterPriority)
+	if err != nil {
+		return err
+	}
+	p.na = n
+	return ctx.Err()
+}
+
+// addNote appends note to a trial's notes.
+func addNote(notes, note string) string {
+	if notes == "" {
+		return note
+	}
+	return notes + "; " + note
 }
 
 // pairSpec is one pair of a resource measurement.

@@ -14,7 +14,7 @@ func TestScenarios(t *testing.T) {
 		labels = append(labels, s.Label())
 	}
 	wantIDs := []string{"v2-1s/hard", "v2-1s/graceful", "v3-50ms/hard", "v3-50ms/graceful", "v3-10ms/hard", "v3-10ms/graceful",
-		"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost"}
+		"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v2-1s/handover", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost", "v3-10ms/haproxy-kill"}
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("IDs %q, want %q", ids, wantIDs)
 	}
@@ -27,8 +27,10 @@ func TestScenarios(t *testing.T) {
 		"v3 10ms graceful stop (SIGTERM)",
 		"v2 1s   HAProxy killed (SIGKILL)",
 		"v2 1s   last backend server lost",
+		"v2 1s   planned hand-over",
 		"v3 50ms HAProxy killed (SIGKILL)",
 		"v3 50ms last backend server lost",
+		"v3 10ms HAProxy killed (SIGKILL)",
 	}
 	if !slices.Equal(labels, wantLabels) {
 		t.Errorf("labels %q, want %q", labels, wantLabels)
@@ -42,30 +44,40 @@ func TestScenarios(t *testing.T) {
 }
 
 // TestScenarioTargets: each row carries its issue's targets, probe and
-// phase mode.
+// phase mode; the HAProxy rows also measure vrrp.pair, killed HAProxy
+// with issue 13's 20 ms.
 func TestScenarioTargets(t *testing.T) {
 	type targets struct {
-		Probe       Probe
-		Phase       Phase
-		MaxRatio    float64
-		MaxOutage   time.Duration
-		MaxTakeover time.Duration
+		Probe Probe
+		Phase Phase
+		Targets
+		Pair Targets // zero: no vrrp.pair line
 	}
-	ping := targets{Probe: ProbeICMP, Phase: PhaseAdvert, MaxRatio: 1.0}
+	ping := targets{Probe: ProbeICMP, Phase: PhaseAdvert, Targets: Targets{MaxRatio: 1.0}}
+	lost := Targets{MaxTakeover: 1200 * time.Millisecond}
+	pair20 := Targets{MaxOutage: 20 * time.Millisecond}
 	want := map[string]targets{
 		"v2-1s/hard":           ping,
 		"v2-1s/graceful":       ping,
 		"v3-50ms/hard":         ping,
 		"v3-50ms/graceful":     ping,
-		"v3-10ms/hard":         {Probe: ProbeICMP, Phase: PhaseAdvert, MaxRatio: 1.0, MaxOutage: 50 * time.Millisecond},
+		"v3-10ms/hard":         {Probe: ProbeICMP, Phase: PhaseAdvert, Targets: Targets{MaxRatio: 1.0, MaxOutage: 50 * time.Millisecond}},
 		"v3-10ms/graceful":     ping,
-		"v2-1s/haproxy-kill":   {Probe: ProbeHTTP, Phase: PhaseSwept, MaxRatio: 0.25},
-		"v2-1s/backend-lost":   {Probe: ProbeHTTP, Phase: PhaseSwept, MaxTakeover: 1200 * time.Millisecond},
-		"v3-50ms/haproxy-kill": {Probe: ProbeHTTP, Phase: PhaseSwept, MaxOutage: 150 * time.Millisecond},
-		"v3-50ms/backend-lost": {Probe: ProbeHTTP, Phase: PhaseSwept, MaxTakeover: 1200 * time.Millisecond},
+		"v2-1s/haproxy-kill":   {ProbeHTTP, PhaseSwept, Targets{MaxRatio: 0.25}, pair20},
+		"v2-1s/backend-lost":   {ProbeHTTP, PhaseSwept, lost, lost},
+		"v2-1s/handover":       {ProbeHTTP, PhaseSwept, Targets{ZeroLoss: true}, Targets{ZeroLoss: true}},
+		"v3-50ms/haproxy-kill": {ProbeHTTP, PhaseSwept, Targets{MaxOutage: 150 * time.Millisecond}, pair20},
+		"v3-50ms/backend-lost": {ProbeHTTP, PhaseSwept, lost, lost},
+		"v3-10ms/haproxy-kill": {ProbeHTTP, PhaseSwept, Targets{}, pair20},
 	}
 	for _, s := range Scenarios() {
-		got := targets{s.Probe, s.Phase, s.MaxRatio, s.MaxOutage, s.MaxTakeover}
+		got := targets{Probe: s.Probe, Phase: s.Phase, Targets: s.Targets}
+		if s.Pair != nil {
+			got.Pair = *s.Pair
+		}
+		if s.HTTP() != (s.Pair != nil) {
+			t.Errorf("%s: HTTP %t but vrrp.pair line %t", s.ID(), s.HTTP(), s.Pair != nil)
+		}
 		if got != want[s.ID()] {
 			t.Errorf("%s: %+v, want %+v", s.ID(), got, want[s.ID()])
 		}
@@ -82,10 +94,11 @@ func TestSelect(t *testing.T) {
 		want []string
 	}{
 		{"", []string{"v2-1s/hard", "v2-1s/graceful", "v3-50ms/hard", "v3-50ms/graceful", "v3-10ms/hard", "v3-10ms/graceful",
-			"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost"}},
-		{"v3-10ms", []string{"v3-10ms/hard", "v3-10ms/graceful"}},
+			"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v2-1s/handover", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost", "v3-10ms/haproxy-kill"}},
+		{"v3-10ms", []string{"v3-10ms/hard", "v3-10ms/graceful", "v3-10ms/haproxy-kill"}},
 		{"/hard$", []string{"v2-1s/hard", "v3-50ms/hard", "v3-10ms/hard"}},
-		{"haproxy-kill|backend-lost", []string{"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost"}},
+		{"haproxy-kill|backend-lost", []string{"v2-1s/haproxy-kill", "v2-1s/backend-lost", "v3-50ms/haproxy-kill", "v3-50ms/backend-lost", "v3-10ms/haproxy-kill"}},
+		{"handover", []string{"v2-1s/handover"}},
 		{"^resources", nil},
 	} {
 		var re *regexp.Regexp
@@ -103,12 +116,13 @@ func TestSelect(t *testing.T) {
 }
 
 // TestSetupsOf: the ping rows share one untracked pair per settings, the
-// HAProxy rows one tracked pair per settings, in order of appearance.
+// HAProxy rows (the planned hand-over among them) one tracked pair per
+// settings, in order of appearance.
 func TestSetupsOf(t *testing.T) {
 	got := setupsOf(Scenarios())
 	want := []setup{
 		{s: SeedV2}, {s: V3Fast}, {s: V3Faster},
-		{s: SeedV2, haproxy: true, track: true}, {s: V3Fast, haproxy: true, track: true},
+		{s: SeedV2, haproxy: true, track: true}, {s: V3Fast, haproxy: true, track: true}, {s: V3Faster, haproxy: true, track: true},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("setupsOf = %+v, want %+v", got, want)
@@ -186,6 +200,28 @@ func TestMasterDown(t *testing.T) {
 	} {
 		if got := tc.s.MasterDown(); got != tc.want {
 			t.Errorf("%s: MasterDown = %v, want %v", tc.s.Name(), got, tc.want)
+		}
+	}
+}
+
+// TestOutageWithin: a median outage is judged in whole probe intervals,
+// so the probes' send jitter neither fails nor passes a row by itself.
+func TestOutageWithin(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		median time.Duration
+		want   bool
+	}{
+		{0, true},
+		{10 * ms, true},
+		{19600 * time.Microsecond, true},
+		{20400 * time.Microsecond, true}, // two GETs, sent 10.2 ms apart
+		{24900 * time.Microsecond, true},
+		{25 * ms, false}, // rounds to three GETs
+		{30 * ms, false},
+	} {
+		if got := OutageWithin(tc.median, PairMaxOutage, ProbeEvery); got != tc.want {
+			t.Errorf("OutageWithin(%v, 20ms, 10ms) = %t, want %t", tc.median, got, tc.want)
 		}
 	}
 }

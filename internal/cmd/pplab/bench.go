@@ -16,7 +16,8 @@ import (
 )
 
 // newBenchCmd is `pplab bench`: the failover outages of a keepalived pair
-// and a proxypair pair, side by side (see internal/bench). Progress goes to
+// and proxypair pairs (without and with vrrp.pair), side by side (see
+// internal/bench). Progress goes to
 // stderr, the table to stdout.
 func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
@@ -61,7 +62,7 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.IntVar(&trials, "trials", 5, "trials per row and daemon")
 	f.StringVar(&jsonPath, "json", "", "also write every trial's numbers to this file as JSON")
-	f.StringVar(&only, "only", "", `run only the rows whose ID matches this regexp (IDs: "v2-1s/hard", "v3-10ms/graceful", "v2-1s/haproxy-kill", "v3-50ms/backend-lost", "resources/v3-10ms", "health-cost/v2-1s")`)
+	f.StringVar(&only, "only", "", `run only the rows whose ID matches this regexp (IDs: "v2-1s/hard", "v3-10ms/graceful", "v2-1s/haproxy-kill", "v3-10ms/haproxy-kill", "v3-50ms/backend-lost", "v2-1s/handover", "resources/v3-10ms", "health-cost/v2-1s")`)
 	f.StringVar(&bin, "proxypair", "bin/proxypair", "the proxypair binary to measure")
 	return cmd
 }
@@ -98,7 +99,10 @@ func benchConfig(trials int, only, bin string) (bench.Config, error) {
 func failedTrials(rep *bench.Report) int {
 	n := 0
 	for _, row := range rep.Rows {
-		for _, s := range []bench.Series{row.Keepalived, row.Proxypair} {
+		for _, s := range []*bench.Series{&row.Keepalived, &row.Proxypair, row.Pair} {
+			if s == nil {
+				continue
+			}
 			for _, t := range s.Trials {
 				if t.Error != "" {
 					n++

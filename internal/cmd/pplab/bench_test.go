@@ -145,13 +145,14 @@ func TestFailedTrials(t *testing.T) {
 	rep := &bench.Report{
 		Rows: []bench.Row{
 			{Keepalived: bench.Series{Trials: []bench.Trial{{N: 1, NotMovedWithin: 1}, {N: 2, Error: "settling"}}},
-				Proxypair: bench.Series{Trials: []bench.Trial{{N: 1}, {N: 2, Error: "b taking over"}}}},
+				Proxypair: bench.Series{Trials: []bench.Trial{{N: 1}, {N: 2, Error: "b taking over"}}},
+				Pair:      &bench.Series{Trials: []bench.Trial{{N: 1, Error: "restoring the master"}, {N: 2}}}},
 		},
 		Resources:  &bench.ResourceRow{Keepalived: bench.DaemonUsage{Error: "settling"}},
 		HealthCost: &bench.HealthCostRow{On: bench.DaemonUsage{Error: "settling"}, Off: bench.DaemonUsage{Master: &bench.Usage{}}},
 	}
-	if got := failedTrials(rep); got != 4 {
-		t.Errorf("failedTrials = %d, want 4 (two trials, one resource pair, one health-cost pair)", got)
+	if got := failedTrials(rep); got != 5 {
+		t.Errorf("failedTrials = %d, want 5 (three trials, one of them with vrrp.pair, one resource pair, one health-cost pair)", got)
 	}
 	if got := failedTrials(&bench.Report{Rows: []bench.Row{{Keepalived: bench.Series{Trials: []bench.Trial{{N: 1, NotMovedWithin: 1}}}}}}); got != 0 {
 		t.Errorf("failedTrials with only a VIP that never moved = %d, want 0", got)
