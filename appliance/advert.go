@@ -10,9 +10,12 @@ import (
 
 // send sends count adverts with prio to the group or each unicast peer,
 // from the loop: nothing slower stands between a decision and the packet.
-func (in *instance) send(now time.Time, prio uint8, count int) {
+//
+// It returns when the first copy left (the zero time if none did): a
+// hand-over's legs are timed from the advert the peer acts on.
+func (in *instance) send(now time.Time, prio uint8, count int) (first time.Time) {
 	if in.conn == nil {
-		return // no interface: nobody to tell
+		return first // no interface: nobody to tell
 	}
 	e := in.recv.expect
 	adv := vrrp.Advertisement{
@@ -39,7 +42,7 @@ func (in *instance) send(now time.Time, prio uint8, count int) {
 			// Config validation rules out every encoding error; reaching
 			// this is a bug, but not one worth a crash.
 			in.log.Error("encoding advert", "err", err)
-			return
+			return first
 		}
 		for range max(count, 1) {
 			if err := in.conn.Send(b, dst); err != nil {
@@ -49,8 +52,12 @@ func (in *instance) send(now time.Time, prio uint8, count int) {
 				}
 				continue
 			}
+			if first.IsZero() {
+				first = time.Now()
+			}
 			in.sent++
 			in.counts.sent(now, prio)
 		}
 	}
+	return first
 }

@@ -406,8 +406,9 @@ func (in *instance) apply(now time.Time, acts []fsm.Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case fsm.SendAdvert:
-			in.send(now, a.Priority, a.Count)
-			in.timeAdvert(a.Priority, acts)
+			if first := in.send(now, a.Priority, a.Count); !first.IsZero() {
+				in.timeAdvert(a.Priority, acts, first)
+			}
 		case fsm.AddVIPs, fsm.DelVIPs, fsm.Announce:
 			if !vipsDone {
 				vipsDone = true
@@ -420,16 +421,17 @@ func (in *instance) apply(now time.Time, acts []fsm.Action) {
 }
 
 // timeAdvert stamps the legs of a hand-over that an advert completes: the
-// priority-0 adverts of a resign, our first advert as the new master.
-func (in *instance) timeAdvert(prio uint8, acts []fsm.Action) {
+// priority-0 adverts of a resign, our first advert as the new master. at is
+// when its first copy left.
+func (in *instance) timeAdvert(prio uint8, acts []fsm.Action, at time.Time) {
 	for _, a := range acts {
 		c, ok := a.(fsm.StateChanged)
 		switch {
 		case !ok:
 		case prio == 0 && c.To == fsm.Backup && in.lastResign != nil && in.lastResign.Prio0Sent.IsZero():
-			in.lastResign.Prio0Sent = time.Now()
+			in.lastResign.Prio0Sent = at
 		case c.To == fsm.Master && in.lastTakeover != nil && in.lastTakeover.AdvertSent.IsZero():
-			in.lastTakeover.AdvertSent = time.Now()
+			in.lastTakeover.AdvertSent = at
 		}
 	}
 }
