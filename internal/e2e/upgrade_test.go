@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -167,6 +168,14 @@ func startPkgNode(t *testing.T, h *lab.Host, b build, s settings, prio int, peer
 // environment.
 func (n *pkgNode) upgrade(b build) {
 	n.t.Helper()
+	n.stop(b)
+	n.start(b)
+}
+
+// stop is the first half of upgrade: the daemon's stop and build b's
+// cleanup. Neither may leave the VIP on the interface.
+func (n *pkgNode) stop(b build) {
+	n.t.Helper()
 	if err := n.Signal(syscall.SIGTERM); err != nil {
 		n.t.Fatal(err)
 	}
@@ -181,6 +190,11 @@ func (n *pkgNode) upgrade(b build) {
 	if n.Host.HasAddr(vip.Addr()) {
 		n.t.Fatalf("%s: the VIP is still on the interface after the stop and %s's cleanup", n.Host.Name, b.version)
 	}
+}
+
+// start is the second half of upgrade: build b runs.
+func (n *pkgNode) start(b build) {
+	n.t.Helper()
 	n.build, n.Binary, n.Env = b, b.path, b.env(n.Host)
 	if err := n.Restart(); err != nil {
 		n.t.Fatal(err)
@@ -218,6 +232,8 @@ const gapTolerance = 50 * time.Millisecond
 // behind would last until the node's next daemon starts.
 const overlapBound = 2 * (200*time.Millisecond + 100*time.Millisecond)
 
+var upgrades = flag.Int("upgrades", 1, "TestUpgradeRunningPair: how many times to upgrade the master between two packages (for numbers)")
+
 // step is one step of the upgrades as the client and the VIP saw it.
 type step struct {
 	name       string
@@ -236,7 +252,8 @@ type step struct {
 // be longer than gapTolerance, none with two longer than overlapBound; a
 // stopped daemon leaves no VIP; a step may lose at most the request in
 // flight at each move of the VIP (its TCP connection was with the host the
-// VIP left), none where the VIP does not move.
+// VIP left), none where the VIP does not move. With -upgrades N the
+// master is upgraded N times (for the README's numbers).
 func TestUpgradeRunningPair(t *testing.T) {
 	t.Parallel()
 	l, a, b := newPair(t)
@@ -306,17 +323,30 @@ func TestUpgradeRunningPair(t *testing.T) {
 	}
 
 	// The package's upgrade: the master hands the VIP over on its stop
-	// and takes it back by preemption once the new daemon runs.
+	// and takes it back by preemption once the new daemon runs. Measured
+	// in two halves, so that each move's losses are counted apart (a
+	// timed-out request shows 500 ms after the fact); systemd starts the
+	// new daemon at once, here it waits for that, with the peer as master.
 	installOnMaster := func(to build) {
-		na.upgrade(to)
-		nb.waitState("BACKUP", 10*time.Second)
+		name := "package, master " + na.build.version + " → " + to.version
+		measure(name+": stop, VIP to b", b, func() { na.stop(to) })
+		measure(name+": start, VIP back", a, func() {
+			na.start(to)
+			nb.waitState("BACKUP", 10*time.Second)
+		})
+	}
+	installOnBackup := func(to build) {
+		measure("package, backup "+nb.build.version+" → "+to.version, a, func() { nb.upgrade(to) })
 	}
 	if first != v1 {
-		measure("package, master "+first.version+" → "+v1.version, a, func() { installOnMaster(v1) })
-		measure("package, backup "+first.version+" → "+v1.version, a, func() { nb.upgrade(v1) })
+		installOnMaster(v1)
+		installOnBackup(v1)
 	}
-	measure("package, master "+v1.version+" → "+v2.version, a, func() { installOnMaster(v2) })
-	measure("package, backup "+v1.version+" → "+v2.version, a, func() { nb.upgrade(v2) })
+	installOnMaster(v2)
+	for i := 1; i < *upgrades; i++ { // more of the same, for numbers
+		installOnMaster([]build{v1, v2}[(i+1)%2])
+	}
+	installOnBackup(na.build)
 
 	// README "Rolling upgrade", step by step as written there; a is node
 	// 1 (the master), b node 2.

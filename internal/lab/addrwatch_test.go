@@ -89,14 +89,15 @@ func TestCoverage(t *testing.T) {
 	}
 }
 
-// TestWatchAddr: the watch sees addresses come and go on hosts in their
-// namespaces, in order, and only the address it watches.
+// TestWatchAddr: the watch sees the address come and go on the hosts it
+// watches, each in its own namespace, in order; nothing else.
 func TestWatchAddr(t *testing.T) {
 	t.Parallel()
 	needRoot(t)
 	l := NewT(t)
 	a := mustHost(t, l, "a", "198.18.0.1/24")
 	b := mustHost(t, l, "b", "198.18.0.2/24")
+	c := mustHost(t, l, "c", "198.18.0.3/24") // not watched
 	vip := netip.MustParsePrefix("198.18.0.100/24")
 	other := netip.MustParsePrefix("198.18.0.101/24")
 	if err := a.AddAddr(vip); err != nil {
@@ -124,6 +125,7 @@ func TestWatchAddr(t *testing.T) {
 	from := time.Now()
 	for _, step := range []func() error{
 		func() error { return b.AddAddr(other) }, // not watched
+		func() error { return c.AddAddr(vip) },   // nor is c
 		func() error { return b.AddAddr(vip) },
 		func() error { return a.DelAddr(vip) },
 	} {
@@ -132,9 +134,9 @@ func TestWatchAddr(t *testing.T) {
 		}
 	}
 	wait("b")
-	c := w.Coverage(from, time.Now())
-	if c.Changes != 2 || c.Overlaps != 1 || c.Gaps != 0 || c.LongestOverlap <= 0 || !slices.Equal(c.Holders, []string{"b"}) {
-		t.Errorf("coverage of a move with an overlap: %v", c)
+	cov := w.Coverage(from, time.Now())
+	if cov.Changes != 2 || cov.Overlaps != 1 || cov.Gaps != 0 || cov.LongestOverlap <= 0 || !slices.Equal(cov.Holders, []string{"b"}) {
+		t.Errorf("coverage of a move with an overlap: %v", cov)
 	}
 	if err := b.DelAddr(vip); err != nil {
 		t.Fatal(err)
