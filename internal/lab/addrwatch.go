@@ -29,10 +29,11 @@ type AddrEvent struct {
 // the lab's switch namespace hears every host's namespace
 // (NETLINK_LISTEN_ALL_NSID; the veths gave each host an id there), so the
 // events arrive in the order the kernel made the changes (address changes
-// are serialised under its RTNL lock), and are stamped as they arrive: a
-// lagging reader may shorten a stretch between two events, never reverse
-// them. Sampling `ip addr` every few milliseconds would miss a hand-over's
-// overlap or gap entirely (both are usually well under a millisecond) and,
+// are serialised under its RTNL lock). Each is stamped as it is read, late
+// by the reader's wake-up (tens of microseconds on an idle machine): a
+// stretch's length is that approximate, its kind (no holder, two) exact.
+// Sampling `ip addr` every few milliseconds would miss a hand-over's
+// overlap or gap entirely (both are usually under a millisecond) and,
 // reading the hosts one after the other, could invent one.
 //
 // Close it before its lab.
