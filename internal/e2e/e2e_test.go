@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/proxypair/proxypair/appliance/control"
+	"github.com/proxypair/proxypair/internal/debtest"
 	"github.com/proxypair/proxypair/internal/lab"
 	"github.com/proxypair/proxypair/internal/lab/ppnode"
 )
@@ -42,6 +43,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	debtest.Cleanup() // the packages the upgrade tests built
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
