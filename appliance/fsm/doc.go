@@ -25,6 +25,11 @@
 //     ResignAdverts priority-0 advertisements and keeps the VIPs until the
 //     new master's advertisement arrives, or HandOverWait passes, then
 //     drops them and goes to Initialize.
+//   - Yielding (make before break on preemption): a Master preempted by
+//     a higher priority (or losing a tie) becomes Backup at once but keeps
+//     the VIPs until the new master announces them (PeerAnnounced), or its
+//     second advertisement, at most one of its intervals: the new master
+//     sends its first advertisement before it adds the VIPs. See Yielding.
 //   - Effective priority: the configured priority plus HealthWeight while
 //     HAProxy is unhealthy (the Health input), clamped to 1..254 in one
 //     place. Reconfigure keeps an unhealthy node lowered.
@@ -40,8 +45,10 @@
 //     Reconfigure changes the set while Master.
 //   - Split-brain heal (keepalived): a Master that hears a lower-priority
 //     master answers at once with an advertisement, and with gratuitous
-//     ARPs at most once per HealAnnounceEvery, instead of discarding it,
-//     so the other side steps down as soon as a partition ends.
+//     ARPs at most once per HealAnnounceEvery within one episode (a lower
+//     master heard after a Master_Down_Interval of silence is a new one),
+//     instead of discarding it, so the other side steps down as soon as a
+//     partition ends.
 //   - preempt_delay (keepalived): see Config.PreemptDelay.
 //   - An advertisement whose Src is our own Addr is ignored: it is our
 //     own packet looped back, and answering it would feed on itself.

@@ -9,8 +9,9 @@ import (
 )
 
 // A backup hears nothing, becomes master at Master_Down_Interval, and
-// hands over after a higher-priority peer's advertisement. The caller
-// passes the time of every input; here it is virtual.
+// hands over after a higher-priority peer's advertisement, keeping the VIP
+// until the peer's gratuitous ARP says it holds it. The caller passes the
+// time of every input; here it is virtual.
 func Example() {
 	r := fsm.New(fsm.Config{
 		Version:        2,
@@ -35,6 +36,7 @@ func Example() {
 		Priority: 200,
 		Interval: time.Second,
 	})
+	show(deadline.Add(301*time.Millisecond), fsm.PeerAnnounced{})
 	fmt.Println(r.State(), r.Master(), r.MasterDownInterval())
 	// Output:
 	// 0s: fsm.StateChanged{From:INIT To:BACKUP Reason:startup}
@@ -42,7 +44,7 @@ func Example() {
 	// 3.609375s: fsm.AddVIPs{VIPs:[198.18.0.100/24]}
 	// 3.609375s: fsm.Announce{VIPs:[198.18.0.100] Heal:false}
 	// 3.609375s: fsm.StateChanged{From:BACKUP To:MASTER Reason:master_down}
-	// 3.909375s: fsm.DelVIPs{VIPs:[198.18.0.100/24]}
 	// 3.909375s: fsm.StateChanged{From:MASTER To:BACKUP Reason:preempted}
+	// 3.910375s: fsm.DelVIPs{VIPs:[198.18.0.100/24]}
 	// BACKUP 198.18.0.3 3.609375s
 }

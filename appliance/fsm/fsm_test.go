@@ -187,6 +187,16 @@ func wantHeld(at time.Duration, h bool) func(*testing.T, *Router) {
 	}
 }
 
+// wantYielding checks Router.Yielding.
+func wantYielding(y bool) func(*testing.T, *Router) {
+	return func(t *testing.T, r *Router) {
+		t.Helper()
+		if got := r.Yielding(); got != y {
+			t.Errorf("Yielding() = %v, want %v", got, y)
+		}
+	}
+}
+
 // wantVIPs checks Router.VIPs.
 func wantVIPs(want ...netip.Prefix) func(*testing.T, *Router) {
 	return func(t *testing.T, r *Router) {
@@ -437,13 +447,14 @@ func TestScenarios(t *testing.T) {
 					state: Backup, next: 300*time.Millisecond + v3p100i200Skew},
 				{at: 300*time.Millisecond + v3p100i200Skew, in: Timeout{}, want: takeover(100, ReasonPeerResigned), state: Master,
 					next: 350*time.Millisecond + v3p100i200Skew, check: wantTimers(50*time.Millisecond, v3p100i50Skew, v3p100i50Down)},
-				// RFC 5798 §6.4.3 (745): stepping down learns the new master's 100 ms.
+				// RFC 5798 §6.4.3 (745): stepping down learns the new master's
+				// 100 ms; the VIPs stay (yielding) for at most one of them.
 				{at: 500 * time.Millisecond, in: AdvertReceived{Src: addrHigh, Priority: 200, Interval: 100 * time.Millisecond},
-					want: acts(DelVIPs{}, changed(Master, Backup, ReasonPreempted)), state: Backup,
-					next: 500*time.Millisecond + v3p100i100Down, check: wantMaster(addrHigh)},
-				// An interval of 0 is never learned.
+					want: acts(changed(Master, Backup, ReasonPreempted)), state: Backup,
+					next: 600*time.Millisecond + handOverMargin, check: wantMaster(addrHigh)},
+				// Its second advert ends the yield. An interval of 0 is never learned.
 				{at: 600 * time.Millisecond, in: AdvertReceived{Src: addrHigh, Priority: 200},
-					state: Backup, next: 600*time.Millisecond + v3p100i100Down},
+					want: acts(DelVIPs{}), state: Backup, next: 600*time.Millisecond + v3p100i100Down},
 			},
 		},
 		{
@@ -488,24 +499,95 @@ func TestScenarios(t *testing.T) {
 				// Every lower advert is answered with an advert, but the
 				// ARPs (and a cloud check) at most once per HealAnnounceEvery.
 				{at: 4500 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100)), state: Master, next: 5500 * time.Millisecond},
+				{at: 5500 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100)), state: Master, next: 6500 * time.Millisecond},
+				{at: 6500 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100)), state: Master, next: 7500 * time.Millisecond},
+				{at: 7500 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100)), state: Master, next: 8500 * time.Millisecond},
+				{at: 8500 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100)), state: Master, next: 9500 * time.Millisecond},
 				{at: 8999 * time.Millisecond, in: adv(addrLow, 1), want: acts(send(100)), state: Master, next: 9999 * time.Millisecond},
 				{at: 9 * time.Second, in: adv(addrLow, 1), want: acts(send(100), Announce{Heal: true}), state: Master, next: 10 * time.Second},
+				// Silence longer than Master_Down_Interval (3.609375 s), then
+				// a lower master again: a new episode (another partition
+				// healed) gets its ARPs at once, 4 s after the last ones.
+				{at: 13 * time.Second, in: adv(addrLow, 1), want: acts(send(100), Announce{Heal: true}), state: Master, next: 14 * time.Second},
 			}),
 		},
 		{
-			name: "master: higher priority → backup, preempted",
-			cfg:  v2Config(100),
-			steps: rows(toMasterV2(100, v2p100Down), []step{
-				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(DelVIPs{}, changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 4*time.Second + v2p100Down, check: wantMaster(addrLow)},
+			name: "master: higher priority → backup, preempted; the VIPs stay until the new master announces them",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				// Make before break: it sends this advert before it adds
+				// the VIPs. We keep them (Yielding) one interval at most.
+				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
+					state: Backup, next: 5*time.Second + handOverMargin, check: all(wantMaster(addrLow), wantVIPs(vipA), wantYielding(true))},
+				// Its gratuitous ARP: it holds them now.
+				{at: 4*time.Second + time.Millisecond, in: PeerAnnounced{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}),
+					state: Backup, next: 4*time.Second + v2p100Down, check: all(wantVIPs(), wantYielding(false))},
+				{at: 4*time.Second + 2*time.Millisecond, in: PeerAnnounced{}, state: Backup, next: 4*time.Second + v2p100Down},
+			}),
+		},
+		{
+			name: "preempted: nobody announces, the yield ends after one interval",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
+					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+				// Another router's advert does not end it; a priority-0
+				// one from the new master does not either.
+				{at: 4500 * time.Millisecond, in: adv(addrHigh, 50), state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+				{at: 5*time.Second + handOverMargin, in: Timeout{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}),
+					state: Backup, next: 4*time.Second + v2p100Down, check: wantVIPs()},
+			}),
+		},
+		{
+			name: "preempted: the VIPs yielded go at once on a dead link",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
+					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+				{at: 4100 * time.Millisecond, in: LinkDown{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Backup, Fault, ReasonLinkDown)),
+					state: Fault, next: noDeadline, check: wantVIPs()},
+			}),
+		},
+		{
+			name: "preempted: a stop during the yield drops the VIPs at once",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
+					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+				{at: 4100 * time.Millisecond, in: Shutdown{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Backup, Initialize, ReasonShutdown)),
+					state: Initialize, next: noDeadline, check: all(wantVIPs(), wantYielding(false))},
+			}),
+		},
+		{
+			name: "preempted: a reload with a new VIP set ends the yield, dropping the old set",
+			cfg:  withVIPs(v2Config(100), vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
+					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+				{at: 4100 * time.Millisecond, in: reconfigure{withVIPs(v2Config(100), vipB)}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}),
+					state: Backup, next: 4*time.Second + v2p100Down, check: all(wantVIPs(), wantYielding(false))},
+			}),
+		},
+		{
+			name: "preempted: the new master resigns during the yield (pair) → master again, the VIPs never left",
+			cfg:  withVIPs(Config{Version: 2, Priority: 100, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, Pair: true}, vipA),
+			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
+				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
+					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+				{at: 4100 * time.Millisecond, in: adv(addrLow, 0),
+					want:  acts(send(100), Announce{VIPs: []netip.Addr{vipA.Addr()}}, changed(Backup, Master, ReasonPeerResigned)),
+					state: Master, next: 5100 * time.Millisecond, check: all(wantVIPs(vipA), wantYielding(false))},
 			}),
 		},
 		{
 			name: "tie-break: equal priority from a higher address → backup",
 			cfg:  v2Config(100),
 			steps: rows(toMasterV2(100, v2p100Down), []step{
-				{at: 4 * time.Second, in: adv(addrHigh, 100), want: acts(DelVIPs{}, changed(Master, Backup, ReasonTieBreak)),
-					state: Backup, next: 4*time.Second + v2p100Down, check: wantMaster(addrHigh)},
+				{at: 4 * time.Second, in: adv(addrHigh, 100), want: acts(changed(Master, Backup, ReasonTieBreak)),
+					state: Backup, next: 5*time.Second + handOverMargin, check: wantMaster(addrHigh)},
+				// Its second advert: the VIPs go.
+				{at: 5 * time.Second, in: adv(addrHigh, 100), want: acts(DelVIPs{}),
+					state: Backup, next: 5*time.Second + v2p100Down},
 			}),
 		},
 		{
@@ -811,9 +893,9 @@ func TestScenarios(t *testing.T) {
 					next: 10*time.Second + v2p200Down},
 				// Preempted by a higher master, which then drops below us: the
 				// delay starts again at its first lower advert (21 s).
-				{at: 20 * time.Second, in: adv(addrHigh, 250), want: acts(DelVIPs{}, changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 20*time.Second + v2p200Down},
-				{at: 21 * time.Second, in: adv(addrHigh, 150), state: Backup, next: 21*time.Second + v2p200Down},
+				{at: 20 * time.Second, in: adv(addrHigh, 250), want: acts(changed(Master, Backup, ReasonPreempted)),
+					state: Backup, next: 21*time.Second + handOverMargin},
+				{at: 21 * time.Second, in: adv(addrHigh, 150), want: acts(DelVIPs{}), state: Backup, next: 21*time.Second + v2p200Down},
 				{at: 30 * time.Second, in: adv(addrHigh, 150), state: Backup, next: 30*time.Second + v2p200Down},
 				{at: 31 * time.Second, in: adv(addrHigh, 150), state: Backup, next: 30*time.Second + v2p200Down},
 				{at: 30*time.Second + v2p200Down, in: Timeout{}, want: takeover(200, ReasonPreemptLower), state: Master,

@@ -32,6 +32,10 @@ type lan struct {
 	steps   int
 	checks  []func(now time.Time) error
 	log     []string
+
+	// garps delivers each Announce to the other nodes as PeerAnnounced
+	// (a gratuitous ARP the daemon's watcher reports), after latency.
+	garps bool
 }
 
 type node struct {
@@ -45,6 +49,9 @@ type node struct {
 	changes   []change
 	sent      []sentAdvert
 	announces []time.Duration
+
+	yieldSince *time.Time    // Backup, still holding the VIPs since
+	releasedAt time.Duration // the last DelVIPs
 }
 
 type change struct {
@@ -139,6 +146,15 @@ func (l *lan) cut(n *node) {
 func (l *lan) restore(n *node) {
 	n.connected = true
 	l.logf("%s back on the LAN", n.name)
+}
+
+// longestInterval is the longest advert interval configured on the LAN.
+func (l *lan) longestInterval() time.Duration {
+	var d time.Duration
+	for _, n := range l.nodes {
+		d = max(d, n.cfg.AdvertInterval)
+	}
+	return d
 }
 
 func (l *lan) logf(format string, args ...any) {
@@ -279,6 +295,7 @@ func (l *lan) apply(n *node, acts []Action) {
 				n.vips = append(n.vips, p)
 			}
 		case DelVIPs:
+			n.releasedAt = at
 			for _, p := range a.VIPs {
 				i := slices.Index(n.vips, p)
 				if i < 0 {
@@ -293,6 +310,13 @@ func (l *lan) apply(n *node, acts []Action) {
 				}
 			}
 			n.announces = append(n.announces, at)
+			if l.garps && n.connected {
+				for _, m := range l.nodes {
+					if m != n {
+						l.push(&event{at: l.now.Add(l.latency), to: m, from: n, in: PeerAnnounced{}})
+					}
+				}
+			}
 		case StateChanged:
 			if i != len(acts)-1 {
 				l.t.Fatalf("at %v: %s: StateChanged is not the last action: %s", at, n.name, fmtActions(acts))
@@ -309,11 +333,23 @@ func (l *lan) apply(n *node, acts []Action) {
 	if got := n.r.State(); got != n.state {
 		l.t.Fatalf("at %v: %s: State() = %v but the actions said %v", at, n.name, got, n.state)
 	}
-	// The VIPs are held exactly while Master or Stopping, and exactly the
-	// configured ones, in any order.
+	// The VIPs are held exactly while Master, Stopping, HandingOver, or
+	// Backup yielding to the master that preempted us, and exactly the
+	// configured ones, in any order. A yield lasts at most the longest
+	// interval on this LAN plus the margin.
 	want := n.r.VIPs()
-	if (len(want) > 0) != (n.state == Master || n.state.leaving()) && len(n.cfg.VIPs) > 0 {
+	yielding := n.state == Backup && n.r.Yielding()
+	if (len(want) > 0) != (n.state == Master || n.state.leaving() || yielding) && len(n.cfg.VIPs) > 0 {
 		l.t.Fatalf("at %v: %s: VIPs() = %v in state %v", at, n.name, want, n.state)
+	}
+	switch {
+	case !yielding:
+		n.yieldSince = nil
+	case n.yieldSince == nil:
+		since := l.now
+		n.yieldSince = &since
+	case l.now.Sub(*n.yieldSince) > l.longestInterval()+handOverMargin:
+		l.t.Fatalf("at %v: %s: still yielding %v after it began", at, n.name, l.now.Sub(*n.yieldSince))
 	}
 	if !sameSet(n.vips, want) {
 		l.t.Fatalf("at %v: %s: holds %v but VIPs() = %v in state %v", at, n.name, n.vips, want, n.state)
@@ -478,6 +514,56 @@ func (tm timing) skew(prio uint8) time.Duration {
 		unit = tm.iv
 	}
 	return time.Duration(float64(unit) * float64(256-int(prio)) / 256)
+}
+
+// TestLANPreemptionMakesBeforeBreaks: a higher-priority router starts
+// while a lower one is master. The preempted master keeps the VIPs until
+// the new master announces them (its gratuitous ARP, as the daemon's
+// watcher reports it) or, when nobody reports one, until the new master's
+// second advertisement: from the first takeover on, some router holds the
+// VIPs at every instant.
+func TestLANPreemptionMakesBeforeBreaks(t *testing.T) {
+	for _, tm := range timings {
+		for _, garps := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/garps %v", tm.name, garps), func(t *testing.T) {
+				l := newLAN(t, tm.latency)
+				l.garps = garps
+				low := l.add("low", lanConfig(tm.version, tm.iv, 100, "198.18.0.2"))
+				high := l.add("high", lanConfig(tm.version, tm.iv, 200, "198.18.0.1"))
+				l.at(0, low, Startup{})
+				startHigh := 10 * tm.iv
+				l.at(startHigh, high, Startup{})
+				l.run(startHigh - tm.iv)
+				l.wantMaster(low)
+				l.whenever(func(time.Time) error {
+					if len(low.vips) == 0 && len(high.vips) == 0 {
+						return fmt.Errorf("nobody holds the VIPs")
+					}
+					return nil
+				})
+				l.run(startHigh + 10*tm.iv)
+				l.wantMaster(high)
+				if len(low.vips) != 0 {
+					t.Fatalf("the preempted router still holds %v", low.vips)
+				}
+				var preempted time.Duration
+				for _, c := range low.changes {
+					if c.Reason == ReasonPreempted {
+						preempted = c.at
+					}
+				}
+				// Released when its announcement arrives (with garps),
+				// else on its second advert one interval later.
+				wantHeldFor := time.Duration(0)
+				if !garps {
+					wantHeldFor = tm.iv
+				}
+				if got := low.releasedAt - preempted; got != wantHeldFor {
+					t.Errorf("the preempted router kept the VIPs %v after the preemption, want %v", got, wantHeldFor)
+				}
+			})
+		}
+	}
 }
 
 func TestLANElectsHighestPriority(t *testing.T) {

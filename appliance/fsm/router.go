@@ -34,7 +34,13 @@ type Router struct {
 	adverAt      time.Time // Master: the Adver_Timer
 	stopAt       time.Time // Stopping: when we give up waiting for a taker
 	stopTaker    netip.Addr
-	cause        downCause
+
+	// yieldTo is the master that preempted us while we still hold the
+	// VIPs in Backup, until it announces them or yieldUntil (see
+	// masterAdvert); invalid when not yielding.
+	yieldTo    netip.Addr
+	yieldUntil time.Time
+	cause      downCause
 
 	// preemptUntil is when preempt_delay ends; zero means the delay has
 	// not started (keepalived starts it at the first lower-priority
@@ -51,8 +57,9 @@ type Router struct {
 	maint      bool
 	maintUntil time.Time
 
-	lastHeal time.Time // the last Announce answering a lower-priority master
-	linkDown bool      // LinkDown seen while Initialize
+	lastHeal  time.Time // the last Announce answering a lower-priority master
+	lastLower time.Time // the last lower-priority master's advert we answered
+	linkDown  bool      // LinkDown seen while Initialize
 }
 
 // New returns a Router in Initialize for c (clamped as Config.Validate
@@ -101,13 +108,18 @@ func (r *Router) Master() netip.Addr {
 }
 
 // VIPs returns the virtual addresses that belong on the interface now: all
-// of them while Master or Stopping, none otherwise.
+// of them while Master, Stopping, HandingOver, or Backup yielding to the
+// master that preempted us (Yielding); none otherwise.
 func (r *Router) VIPs() []netip.Prefix {
-	if r.state.holdsVIPs() {
+	if r.state.holdsVIPs() || r.Yielding() {
 		return slices.Clone(r.cfg.VIPs)
 	}
 	return nil
 }
+
+// Yielding reports whether we are Backup but still hold the VIPs, until
+// the master that preempted us holds them (make before break).
+func (r *Router) Yielding() bool { return r.yieldTo.IsValid() }
 
 // Held reports whether preemption is held off at now (see Health,
 // VIPsFailed and Maintenance), and until when for a VIPsFailed hold (zero
@@ -190,6 +202,9 @@ func (r *Router) NextDeadline() (time.Time, bool) {
 func (r *Router) stateDeadline() (time.Time, bool) {
 	switch r.state {
 	case Backup:
+		if r.Yielding() && r.yieldUntil.Before(r.masterDownAt) {
+			return r.yieldUntil, true
+		}
 		return r.masterDownAt, true
 	case Master:
 		return r.adverAt, true
@@ -232,6 +247,8 @@ func (r *Router) Step(now time.Time, in Input) []Action {
 		return r.linkDownInput()
 	case LinkUp:
 		return r.linkUpInput(now)
+	case PeerAnnounced:
+		return r.endYield()
 	}
 	return nil
 }
@@ -278,6 +295,12 @@ func (r *Router) Reconfigure(now time.Time, c Config) []Action {
 			if d := now.Add(r.MasterDownInterval()); d.Before(r.masterDownAt) {
 				r.masterDownAt = d
 			}
+		}
+		if r.Yielding() && vipsChanged {
+			// The set we would keep is no longer the one we hold: let
+			// the new master have them now.
+			r.yieldTo, r.yieldUntil = netip.Addr{}, time.Time{}
+			acts = append(acts, DelVIPs{VIPs: slices.Clone(old.VIPs)})
 		}
 	}
 	return acts
@@ -384,12 +407,13 @@ func (r *Router) shutdown(now time.Time) []Action {
 	// RFC 3768 §6.4.2: "If a Shutdown event is received, then:
 	// o Cancel the Master_Down_Timer o Transition to the {Initialize}
 	// state". Fault has no timer to cancel.
+	acts := r.endYield()
 	r.state = Initialize
 	r.masterDownAt = time.Time{}
 	r.master = netip.Addr{}
 	// Remember a dead link so that the next Startup goes to Fault.
 	r.linkDown = from == Fault
-	return []Action{StateChanged{From: from, To: Initialize, Reason: ReasonShutdown}}
+	return append(acts, StateChanged{From: from, To: Initialize, Reason: ReasonShutdown})
 }
 
 // maintenance puts the node in maintenance or takes it out.
@@ -499,8 +523,12 @@ func (r *Router) timeout(now time.Time) []Action {
 	switch r.state {
 	case Backup:
 		if now.Before(r.masterDownAt) {
+			if r.Yielding() && !now.Before(r.yieldUntil) {
+				return r.endYield() // nobody announced: the wait is over
+			}
 			return nil
 		}
+		// (becomeMaster keeps the VIPs of a yield still running.)
 		why := ReasonMasterDown
 		switch r.cause {
 		case downResigned:
@@ -534,12 +562,17 @@ func (r *Router) becomeMaster(now time.Time, why Reason) []Action {
 	// While we are Master, the master's interval is ours.
 	r.masterAdverInterval = r.cfg.AdvertInterval
 	r.master = netip.Addr{}
-	return []Action{
-		SendAdvert{Priority: r.prio, Count: 1},
-		AddVIPs{VIPs: slices.Clone(r.cfg.VIPs)},
+	acts := []Action{SendAdvert{Priority: r.prio, Count: 1}}
+	if r.Yielding() {
+		// Still ours from before the preemption: announce them again.
+		r.yieldTo, r.yieldUntil = netip.Addr{}, time.Time{}
+	} else {
+		acts = append(acts, AddVIPs{VIPs: slices.Clone(r.cfg.VIPs)})
+	}
+	return append(acts,
 		Announce{VIPs: addrs(r.cfg.VIPs)},
 		StateChanged{From: Backup, To: Master, Reason: why},
-	}
+	)
 }
 
 // sendAdvert sends one advertisement and restarts the Adver_Timer.
@@ -554,7 +587,13 @@ func (r *Router) advert(now time.Time, a AdvertReceived) []Action {
 	}
 	switch r.state {
 	case Backup:
-		return r.backupAdvert(now, a)
+		var acts []Action
+		if a.Src == r.yieldTo && a.Priority != 0 {
+			// The preempting master's second advertisement: by now it
+			// holds the VIPs (its first can come before it adds them).
+			acts = r.endYield()
+		}
+		return append(acts, r.backupAdvert(now, a)...)
 	case Master:
 		return r.masterAdvert(now, a)
 	}
@@ -657,7 +696,14 @@ func (r *Router) masterAdvert(now time.Time, a AdvertReceived) []Action {
 		// Skew_Time".
 		r.learnInterval(a.Interval)
 		r.armMasterDown(now)
-		return acts
+		// Make before break: the RFC drops the VIPs here, but the new
+		// master sends this advertisement before it adds and announces
+		// them, so its clients would lose the time in between (a
+		// request times out). We keep them, answering nothing, until it
+		// announces them (PeerAnnounced) or its next advertisement, at
+		// most one of its intervals: as a stopping master does.
+		r.yieldTo, r.yieldUntil = a.Src, now.Add(r.MasterAdverInterval()+handOverMargin)
+		return acts[1:] // the StateChanged; DelVIPs waits for endYield
 	}
 	// The RFC says "else: o Discard ADVERTISEMENT". keepalived instead
 	// answers a lower-priority master at once with an advertisement and
@@ -665,13 +711,28 @@ func (r *Router) masterAdvert(now time.Time, a AdvertReceived) []Action {
 	// master step down and the switches relearn the VIP's port now,
 	// not one interval later. The advertisement answers every time (it
 	// restarts our Adver_Timer, so it adds at most one per interval of
-	// the other master); the ARPs at most once per HealAnnounceEvery.
+	// the other master); the ARPs at most once per HealAnnounceEvery
+	// within one episode. A lower master heard after a Master_Down
+	// interval of silence is a new episode (a new partition healed, or
+	// the crossing adverts of a preemption long ago): it gets its ARPs at
+	// once, or its clients would stay with it for the rest of the limit.
 	acts := r.sendAdvert(now)
-	if r.lastHeal.IsZero() || now.Sub(r.lastHeal) >= HealAnnounceEvery {
+	newEpisode := r.lastLower.IsZero() || now.Sub(r.lastLower) > r.MasterDownInterval()
+	r.lastLower = now
+	if newEpisode || now.Sub(r.lastHeal) >= HealAnnounceEvery {
 		r.lastHeal = now
 		acts = append(acts, Announce{VIPs: addrs(r.cfg.VIPs), Heal: true})
 	}
 	return acts
+}
+
+// endYield ends a yield: the VIPs go now (none if not yielding).
+func (r *Router) endYield() []Action {
+	if !r.Yielding() {
+		return nil
+	}
+	r.yieldTo, r.yieldUntil = netip.Addr{}, time.Time{}
+	return []Action{DelVIPs{VIPs: slices.Clone(r.cfg.VIPs)}}
 }
 
 // leaveMaster is every Master → Backup transition: the VIPs go, the
@@ -744,7 +805,7 @@ func (r *Router) linkDownInput() []Action {
 	case Fault:
 		return nil
 	}
-	var acts []Action
+	acts := r.endYield()
 	if from == Master {
 		acts = append(acts, DelVIPs{VIPs: slices.Clone(r.cfg.VIPs)})
 	}

@@ -144,7 +144,8 @@ type Startup struct{}
 type Shutdown struct{}
 
 // PeerAnnounced says another host sent a gratuitous ARP for one of our
-// VIPs: it holds them now. It ends Stopping; elsewhere it means nothing.
+// VIPs: it holds them now. It ends Stopping, HandingOver and a yield
+// (Router.Yielding); elsewhere it means nothing.
 type PeerAnnounced struct{}
 
 // Timeout tells the router that the caller's timer reached NextDeadline.
