@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"context"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -14,7 +13,9 @@ import (
 // goroutines that make them true, and taking their reports back.
 
 // wantVIPs hands the state machine's VIP set, and what it asks to
-// announce, to the keeper and the cloud claim.
+// announce, to the keeper and the cloud claim. Only a master announces: a
+// node still holding the VIPs while it hands them over (Stopping,
+// HandingOver, a yield) keeps them quiet.
 func (in *instance) wantVIPs(acts []fsm.Action) {
 	var announce []netip.Addr
 	heal := false
@@ -27,7 +28,7 @@ func (in *instance) wantVIPs(acts []fsm.Action) {
 	want := in.r.VIPs()
 	grew := slices.ContainsFunc(want, func(p netip.Prefix) bool { return !slices.Contains(in.postedVIPs, p) })
 	in.postedVIPs = want
-	in.keeper.want(want, announce)
+	in.keeper.want(want, announce, in.r.State() != fsm.Master)
 	if grew {
 		// A takeover: let the keeper add the VIPs and send the first
 		// ARPs now, before this loop logs and notifies.
@@ -86,26 +87,87 @@ func (in *instance) vipsReported(now time.Time, s vipState) {
 	}
 }
 
-// watchTakeover listens, while we stop as master, for the peer's
-// gratuitous ARP for one of our VIPs: the proof that it holds them, so we
-// can drop ours with no gap and no overlap.
-func (in *instance) watchTakeover(ctx context.Context) {
-	if in.watchARP == nil {
+// syncTakeoverWatch keeps the watch for other hosts' gratuitous ARPs for
+// our VIPs open exactly while we hold them (Master, or handing them over):
+// a peer's ARP is the proof that it holds them, so a node handing them
+// over drops ours with no gap and hardly any overlap. It is open for the
+// whole mastership, not only from the hand-over on, because the peer's ARP
+// can come microseconds after the advert that starts it (a preemption).
+// releaseSince marks the start of a hand-over: only ARPs seen from then on
+// count.
+func (in *instance) syncTakeoverWatch(now time.Time) {
+	holding := len(in.r.VIPs()) > 0
+	began := false
+	switch releasing := holding && in.r.State() != fsm.Master; {
+	case !releasing:
+		in.releaseSince = time.Time{}
+	case in.releaseSince.IsZero():
+		in.releaseSince, began = now, true
+	}
+	if began && in.countsAsTakeover(in.peerARPAt) {
+		// The peer's ARP overtook the advert that began the hand-over
+		// (two goroutines read them): it counts.
+		defer in.step(now, fsm.PeerAnnounced{})
+	}
+	vips := vipAddrs(in.cfg.VirtualIPs)
+	if in.takeWatch != nil && (!holding || !slices.Equal(vips, in.takeWatchVIPs)) {
+		in.closeTakeoverWatch()
+	}
+	if !holding || in.takeWatch != nil || in.watchARP == nil || now.Before(in.takeWatchRetry) {
 		return
 	}
 	w, err := in.watchARP()
 	if err != nil {
-		in.log.Warn("cannot watch for the peer's gratuitous ARPs; the stop waits for its second advert", "err", err)
+		in.takeWatchRetry = now.Add(time.Second)
+		if ok, suppressed := in.errLog.allow(now, "garp-watch"); ok {
+			in.log.Warn("cannot watch for the peer's gratuitous ARPs; a hand-over waits for its second advert", "err", err,
+				"suppressed", suppressed)
+		}
 		return
 	}
-	in.stopWatch = w
-	vips := vipAddrs(in.cfg.VirtualIPs)
+	in.takeWatch, in.takeWatchVIPs = w, vips
+	ctx := in.effects
 	go func() {
-		if a, err := w.Next(vips); err == nil {
-			in.log.Debug("the peer announced a VIP", "vip", a)
-			in.post(ctx, takenEvent{})
+		for {
+			a, err := w.Next(vips)
+			if err != nil {
+				return // closed
+			}
+			in.post(ctx, takenEvent{at: time.Now(), vip: a})
 		}
 	}()
+}
+
+func (in *instance) closeTakeoverWatch() {
+	if in.takeWatch != nil {
+		in.takeWatch.Close()
+		in.takeWatch, in.takeWatchVIPs = nil, nil
+	}
+}
+
+// peerARPOvertake is how long before a hand-over began a peer's ARP may
+// have been read and still count as its answer: adverts and ARPs are read
+// by two goroutines, so the new master's ARP, sent after its advert, can
+// be read first (under load, by milliseconds).
+const peerARPOvertake = 50 * time.Millisecond
+
+// countsAsTakeover reports whether a peer's ARP read at says it holds our
+// VIPs: we are handing them over, and it was read since that began (or
+// just before, peerARPOvertake).
+func (in *instance) countsAsTakeover(at time.Time) bool {
+	return !in.releaseSince.IsZero() && !at.IsZero() && !at.Before(in.releaseSince.Add(-peerARPOvertake))
+}
+
+// peerAnnounced takes a peer's gratuitous ARP for one of our VIPs: while we
+// hand them over and seen since that began, it says the peer has them.
+func (in *instance) peerAnnounced(ev takenEvent) {
+	in.peerARPAt = ev.at
+	if !in.countsAsTakeover(ev.at) {
+		in.log.Debug("another host announced one of our VIPs", "vip", ev.vip, "state", in.r.State().String())
+		return
+	}
+	in.log.Debug("the peer announced a VIP: it holds them", "vip", ev.vip)
+	in.step(ev.at, fsm.PeerAnnounced{})
 }
 
 // finish is the end of a stop: the state machine wants no VIP any more;
@@ -113,10 +175,8 @@ func (in *instance) watchTakeover(ctx context.Context) {
 // close the sockets.
 func (in *instance) finish() {
 	defer in.closeConn()
-	if in.stopWatch != nil {
-		in.stopWatch.Close()
-	}
-	in.keeper.want(nil, nil)
+	in.closeTakeoverWatch()
+	in.keeper.want(nil, nil, true)
 	deadline := time.NewTimer(finishWait)
 	defer deadline.Stop()
 	for {

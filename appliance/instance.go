@@ -43,8 +43,11 @@ type (
 	vipsEvent   struct{ s vipState }
 	cloudEvent  struct{ c control.Cloud }
 	healthEvent struct{ h healthcheck.Event }
-	takenEvent  struct{} // a peer announced one of our VIPs while we stop
-	callEvent   struct {
+	takenEvent  struct { // another host announced one of our VIPs
+		at  time.Time
+		vip netip.Addr
+	}
+	callEvent struct {
 		f    func(now time.Time)
 		done chan struct{}
 	}
@@ -123,8 +126,14 @@ type instance struct {
 	lastResign   *control.ResignTiming
 	lastTakeover *control.TakeoverTiming
 
-	armed     time.Time // the deadline the timer is set to; zero = stopped
-	stopWatch ARPWatch  // while stopping as master: the peer's ARPs
+	armed time.Time // the deadline the timer is set to; zero = stopped
+
+	// The watch for the peer's gratuitous ARPs (syncTakeoverWatch).
+	takeWatch      ARPWatch // open while we hold the VIPs
+	takeWatchVIPs  []netip.Addr
+	takeWatchRetry time.Time // after a failed open
+	releaseSince   time.Time // when the current hand-over began; zero: none
+	peerARPAt      time.Time // when the last peer ARP for our VIPs was seen
 }
 
 // maxTransitions is how many state changes the status keeps.
@@ -253,11 +262,6 @@ func (in *instance) run(ctx context.Context, ready func()) error {
 			if !in.restarting {
 				in.notifier.Stopping()
 			}
-			if in.r.State() == fsm.Master {
-				// Listen before the priority-0 adverts go: the peer may
-				// announce the VIPs within microseconds of them.
-				in.watchTakeover(effects)
-			}
 			in.step(time.Now(), fsm.Shutdown{})
 		case ev := <-in.events:
 			in.handle(ev)
@@ -291,7 +295,7 @@ func (in *instance) handle(ev event) {
 	case healthEvent:
 		in.healthChanged(now, ev.h)
 	case takenEvent:
-		in.step(now, fsm.PeerAnnounced{})
+		in.peerAnnounced(ev)
 	case callEvent:
 		ev.f(now)
 		close(ev.done)
@@ -415,9 +419,16 @@ func (in *instance) apply(now time.Time, acts []fsm.Action) {
 				in.wantVIPs(acts)
 			}
 		case fsm.StateChanged:
+			if !vipsDone {
+				// No VIP change, but maybe a new voice: a master
+				// handing its VIPs over announces them no more.
+				vipsDone = true
+				in.wantVIPs(acts)
+			}
 			in.changed(now, a)
 		}
 	}
+	in.syncTakeoverWatch(now)
 }
 
 // timeAdvert stamps the legs of a hand-over that an advert completes: the

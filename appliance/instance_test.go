@@ -2,10 +2,12 @@ package appliance
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -658,6 +660,81 @@ func TestGracefulStopMakeBeforeBreak(t *testing.T) {
 		}
 		if b.vips.String() != "eth1 " {
 			t.Errorf("b's VIP after stopping alone: %q", b.vips)
+		}
+	})
+}
+
+// TestPreemptedMasterYields: a master preempted by a higher priority keeps
+// its VIPs, silently, until the new master holds them. Here the new
+// master's gratuitous ARPs cannot go out (its ARP socket will not open), so
+// the proof is its second advert, one interval after the first; before it
+// the old master still serves, and from the preemption on it sends no ARP
+// of its own (one would take the clients back).
+func TestPreemptedMasterYields(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		b := startNode(t, l, "198.18.0.2", seedVRRP(100))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := b.state(t); got != "MASTER" {
+			t.Fatalf("b alone: %s", got)
+		}
+		noARP := func() (ARP, error) {
+			return nil, fmt.Errorf("garp: opening packet socket on eth1: %w", syscall.ENOBUFS)
+		}
+		a := startNodeEnv(t, l, "198.18.0.1", seedVRRP(200), func(e *env) { e.openARP = noARP })
+		// a discards b's lower priority and takes over at its Master_Down.
+		time.Sleep(3300 * time.Millisecond)
+		synctest.Wait()
+		if a.state(t) != "MASTER" || b.state(t) != "BACKUP" {
+			t.Fatalf("after a's Master_Down: a %s, b %s", a.state(t), b.state(t))
+		}
+		preempted := b.lastChange(t)
+		arps := b.arp.count()
+		if b.vips.String() != "eth1 198.18.0.100/24" {
+			t.Fatalf("b dropped the VIP at the preemption: %q", b.vips)
+		}
+		time.Sleep(preempted.Add(999 * time.Millisecond).Sub(time.Now()))
+		synctest.Wait()
+		if b.vips.String() != "eth1 198.18.0.100/24" {
+			t.Errorf("b dropped the VIP before a's second advert: %q", b.vips)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if b.vips.String() != "eth1 " {
+			t.Errorf("b still holds the VIP after a's second advert: %q", b.vips)
+		}
+		if got := b.arp.count(); got != arps {
+			t.Errorf("b sent %d gratuitous ARPs after it was preempted", got-arps)
+		}
+		if st := b.status(t); st.State != "BACKUP" || st.Master != "198.18.0.1" {
+			t.Errorf("b: %s, master %q", st.State, st.Master)
+		}
+	})
+}
+
+// TestHandoverEndsOnPeersARP: a planned hand-over keeps the VIP until the
+// peer announces it — its gratuitous ARP right after it takes over — not
+// until its second advert one interval later.
+func TestHandoverEndsOnPeersARP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := electedPair(t)
+		if err := a.in.call(context.Background(), func(now time.Time) {
+			a.in.setMaintenance(now, &control.Maintenance{Since: now})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if a.state(t) != "HANDOVER" || a.vips.String() != "eth1 198.18.0.100/24" {
+			t.Fatalf("a right after the hand-over began: %s, %q", a.state(t), a.vips)
+		}
+		time.Sleep(609375*time.Microsecond + time.Millisecond) // b's Skew_Time
+		synctest.Wait()
+		if b.state(t) != "MASTER" {
+			t.Fatalf("b: %s", b.state(t))
+		}
+		if a.state(t) != "BACKUP" || a.vips.String() != "eth1 " {
+			t.Errorf("a 1 ms after b took over and announced the VIP: %s, %q; want BACKUP without it", a.state(t), a.vips)
 		}
 	})
 }

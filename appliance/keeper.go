@@ -72,6 +72,7 @@ type keeper struct {
 	configured []netip.Prefix // every VIP of the config, wanted or not
 	wanted     []netip.Prefix
 	announce   []netip.Addr // to announce once held
+	quiet      bool         // keep the wanted VIPs, but announce nothing
 	link       *ifwatch.Link
 
 	// Owned by the keeper goroutine.
@@ -94,11 +95,19 @@ func newKeeper(addrs AddrTable, label string, openARP func() (ARP, error), garp 
 }
 
 // want sets the VIPs that must be on the interface and which addresses to
-// announce once they are. It never blocks.
-func (k *keeper) want(vips []netip.Prefix, announce []netip.Addr) {
+// announce once they are. quiet keeps them but sends no gratuitous ARP at
+// all — no burst still running, no re-announce — as while a master hands
+// them over: one ARP from us after the new master's would take its clients
+// back. It never blocks.
+func (k *keeper) want(vips []netip.Prefix, announce []netip.Addr, quiet bool) {
 	k.mu.Lock()
 	k.wanted = slices.Clone(vips)
-	k.announce = append(k.announce, announce...)
+	k.quiet = quiet
+	if quiet {
+		k.announce = nil
+	} else {
+		k.announce = append(k.announce, announce...)
+	}
 	k.mu.Unlock()
 	k.hint()
 }
@@ -171,6 +180,7 @@ func (k *keeper) sync(now time.Time) time.Duration {
 	k.link = nil
 	garp := k.garp
 	configured := k.configured
+	quiet := k.quiet
 	k.mu.Unlock()
 
 	if link != nil {
@@ -178,6 +188,9 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		// A new MAC (or a new interface): every held VIP must be
 		// announced again from it.
 		announce = append(announce, addrsOf(wanted)...)
+	}
+	if quiet {
+		announce = nil
 	}
 
 	var errs []error
@@ -197,6 +210,9 @@ func (k *keeper) sync(now time.Time) time.Duration {
 		}
 		addedAt := time.Now()
 		added = append(added, p.Addr())
+		if quiet {
+			continue
+		}
 		k.arpNow(p.Addr())
 		timing.AddedAt, timing.FirstARPAt = addedAt, time.Now()
 	}
@@ -310,8 +326,11 @@ func (k *keeper) sync(now time.Time) time.Duration {
 
 	// Announce only what is held; the rest waits until it is.
 	k.stopBursts(func(a netip.Addr) bool {
-		return !slices.ContainsFunc(wanted, func(p netip.Prefix) bool { return p.Addr() == a })
+		return quiet || !slices.ContainsFunc(wanted, func(p netip.Prefix) bool { return p.Addr() == a })
 	})
+	if quiet {
+		added = nil // kept, not announced
+	}
 	var pending []netip.Addr
 	// Without an ARP socket (it would not open) nothing can be announced:
 	// what is held waits, like what is not, and the socket is tried again.

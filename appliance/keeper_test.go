@@ -22,13 +22,13 @@ func TestKeeperWantChangesMidSync(t *testing.T) {
 		k := newKeeper(addrs, testLabel, arp.open, config.GARP{Repeat: 5, Interval: 100 * time.Millisecond, Delay: 5 * time.Second},
 			slog.New(slog.DiscardHandler), func(s vipState) { last = s })
 		addrs.failAdd = func(netip.Prefix) error {
-			k.want(nil, nil) // the loop resigns while the add runs
+			k.want(nil, nil, true) // the loop resigns while the add runs
 			return nil
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { k.run(ctx); close(done) }()
-		k.want([]netip.Prefix{vip100}, []netip.Addr{vip100.Addr()})
+		k.want([]netip.Prefix{vip100}, []netip.Addr{vip100.Addr()}, false)
 		synctest.Wait()
 		addrs.set(func(f *fakeAddrs) { f.failAdd = nil })
 		time.Sleep(time.Second)

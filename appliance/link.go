@@ -20,6 +20,9 @@ func (in *instance) linkChanged(now time.Time, l ifwatch.Link) {
 	in.link = l
 	if l.Exists && (!old.Exists || l.Index != old.Index || !bytes.Equal(l.MAC, old.MAC)) {
 		in.keeper.linkChanged(l)
+		// The ARP watch is bound to the old interface: open it again.
+		in.closeTakeoverWatch()
+		defer in.syncTakeoverWatch(now)
 	}
 	stale := in.conn != nil && (!l.Exists || in.connIndex != l.Index)
 	if stale {

@@ -217,12 +217,13 @@ func (n *pkgNode) run(b build, cmd ...string) string {
 }
 
 // gapTolerance is the longest stretch without a holder an upgrade may
-// show. The design gives tens of microseconds when it gives one at all
-// (1.4 ms measured on a machine at load 7): the VIP's move back to the
-// upgraded master is a preemption, whose new master sends its advert
-// before it adds the VIP, and the old master drops the VIP on that advert.
-// A break-before-make stop would leave none for Skew_Time, 122 ms at these
-// timers.
+// show while the build from before the rewrite (preRewrite) runs on either
+// node: its stop keeps the VIP only until the peer's first advert, and its
+// preempted master drops the VIP on the new master's advert, which comes
+// before that master adds it (tens of microseconds; 1.4 ms measured at
+// load 7). A break-before-make stop would leave none for Skew_Time, 122 ms
+// at these timers. Between current builds every move is make before
+// break: no stretch without a holder at all.
 const gapTolerance = 50 * time.Millisecond
 
 // overlapBound is the longest stretch with two holders an upgrade may show:
@@ -248,8 +249,9 @@ type step struct {
 // first, as installing a newer .deb does: from preRewrite's build to the
 // current source's package, then between two packages of the current
 // source; then once more by the README's rolling upgrade. After each step
-// the VIP is on the expected node alone; no stretch without a holder may
-// be longer than gapTolerance, none with two longer than overlapBound; a
+// the VIP is on the expected node alone; no stretch without a holder at
+// all (gapTolerance while preRewrite's build runs), none with two longer
+// than overlapBound; a
 // stopped daemon leaves no VIP; a step may lose at most the request in
 // flight at each move of the VIP (its TCP connection was with the host the
 // VIP left), none where the VIP does not move. With -upgrades N the
@@ -297,6 +299,10 @@ func TestUpgradeRunningPair(t *testing.T) {
 	var steps []step
 	measure := func(name string, holder *lab.Host, do func()) {
 		t.Helper()
+		tolerance := time.Duration(0)
+		if first != v1 && (na.build == first || nb.build == first) {
+			tolerance = gapTolerance
+		}
 		from, lost, sent := time.Now(), cl.failed.Load(), cl.sent.Load()
 		do()
 		waitHolder(t, holder, 10*time.Second, a, b)
@@ -313,7 +319,7 @@ func TestUpgradeRunningPair(t *testing.T) {
 		switch c := st.cover; {
 		case st.lost > int64(st.moves):
 			t.Errorf("%s: %d requests lost in %d moves of the VIP", name, st.lost, st.moves)
-		case c.LongestGap > gapTolerance:
+		case c.Gaps > 0 && c.LongestGap > tolerance:
 			t.Errorf("%s: nobody held the VIP for %v", name, c.LongestGap)
 		case c.LongestOverlap > overlapBound:
 			t.Errorf("%s: two hosts held the VIP for %v", name, c.LongestOverlap)
@@ -357,13 +363,11 @@ func TestUpgradeRunningPair(t *testing.T) {
 			t.Fatalf("a after its upgrade: %s, maintenance %+v; want BACKUP in maintenance", st.State, st.Maintenance)
 		}
 	})
-	measure("rolling 3: handover on b, resume on a", a, func() {
-		nb.run(nb.build, "handover")
+	measure("rolling 3: resume on a", a, func() {
 		na.run(na.build, "resume")
 	})
-	measure("rolling 4: upgrade b, resume on b", a, func() {
+	measure("rolling 4: upgrade b", a, func() {
 		nb.upgrade(v3)
-		nb.run(nb.build, "resume")
 		nb.waitState("BACKUP", 5*time.Second)
 	})
 	for _, n := range []*pkgNode{na, nb} {
