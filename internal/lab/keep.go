@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -53,13 +54,24 @@ func (r ProcRef) String() string {
 }
 
 // Alive reports whether the process referred to still runs: the PID
-// exists and started at the recorded time.
+// exists, started at the recorded time and is not a zombie (which init may
+// take its time to reap, or never reap in a container).
 func (r ProcRef) Alive() bool {
 	if r.PID <= 0 || r.PID > pidMaxLimit {
 		return false
 	}
 	start, err := procStartTime(r.PID)
-	return err == nil && start == r.Start
+	if err != nil || start != r.Start {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.PID))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which ends at the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z' && s[i+2] != 'X'
 }
 
 // Signal sends sig to the process referred to, and to nothing else: it
