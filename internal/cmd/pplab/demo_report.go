@@ -142,6 +142,11 @@ func (r *demoRequests) served(from, to time.Time, holders []string) (bool, strin
 	return true, ""
 }
 
+// plannedRun is the most requests in a row a planned move may fail: the
+// ones caught in flight at the instant the VIP moves (under load, two
+// can overlap). A takeover after Skew_Time fails several.
+const plannedRun = 2
+
 // stepResult is one step of the demo as the summary shows it.
 type stepResult struct {
 	N       int
@@ -154,9 +159,9 @@ type stepResult struct {
 	clientAccount
 	// Stayed: the VIP never moved (Took is then how long the step ran).
 	Stayed bool
-	// Planned marks a planned move, which must leave no gap: no two
-	// requests in a row may fail. Failed says what went against an
-	// expectation.
+	// Planned marks a planned move, which must leave no gap (at most
+	// plannedRun requests in a row may fail). Failed says what went
+	// against an expectation.
 	Planned bool
 	Failed  string
 }
@@ -188,7 +193,8 @@ func (s stepResult) resultLine() string {
 // writeSummary prints the table of every step.
 func writeSummary(w io.Writer, results []stepResult, client string) error {
 	fmt.Fprintf(w, "Summary (client: %s; outage: the longest run of failed requests)\n\n", client)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  #\tstep\tVIP on\ttook\toutage\tlost\t")
 	for _, s := range results {
 		outage, lost := "-", "-"
@@ -214,10 +220,13 @@ func writeSummary(w io.Writer, results []stepResult, client string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for line := range strings.Lines(table.String()) {
+		fmt.Fprintln(w, strings.TrimRight(line, " \n"))
+	}
 	if slices.ContainsFunc(results, func(s stepResult) bool { return s.Planned }) {
-		fmt.Fprintln(w, "\nA planned move keeps the VIP served throughout (make before break): no new request is")
-		fmt.Fprintln(w, "refused. A request whose connection is open at the instant the client's ARP entry")
-		fmt.Fprintln(w, "moves can still be reset by the new holder, which never saw that connection.")
+		fmt.Fprintln(w, "\nA planned move keeps the VIP served throughout (make before break). A request whose")
+		fmt.Fprintln(w, "connection is open at the instant the client's ARP entry moves can still fail (the new")
+		fmt.Fprintln(w, "holder never saw that connection): \"no gap\" allows such a stray, never a run of failures.")
 	}
 	return nil
 }

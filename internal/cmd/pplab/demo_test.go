@@ -98,7 +98,7 @@ func TestDemo(t *testing.T) {
 		if res.Holders != holderNames(want) || res.Failed != "" {
 			t.Errorf("step %d (%s): VIP on %s, %q; want it on %s and no failed expectation", res.N, res.Title, res.Holders, res.Failed, holderNames(want))
 		}
-		if s.planned && res.Run > 1 {
+		if s.planned && res.Run > plannedRun {
 			t.Errorf("step %d (%s), a planned move: %d requests in a row failed", res.N, res.Title, res.Run)
 		}
 	}

@@ -335,14 +335,16 @@ func (d *demo) stopPP(m *member) error {
 	return m.pp.Stop(10 * time.Second)
 }
 
-// ctl runs `proxypair <cmd>` on m, as an operator would, and shows its
-// output.
+// ctl runs `proxypair <cmd>` on m, as an operator would, and shows it with
+// its output.
 func (d *demo) ctl(ctx context.Context, m *member, cmd string) error {
-	d.say("   $ proxypair %s\n", cmd)
 	out, err := m.host.Run(ctx, d.o.proxypair, cmd, "--config", m.pp.ConfigFile)
+	var b strings.Builder
+	fmt.Fprintf(&b, "   $ proxypair %s\n", cmd)
 	for line := range strings.Lines(strings.TrimRight(out, "\n")) {
-		d.say("     %s", strings.TrimRight(line, "\n")+"\n")
+		fmt.Fprintf(&b, "     %s\n", strings.TrimRight(line, "\n"))
 	}
+	d.say("%s", b.String())
 	return err
 }
 
@@ -433,7 +435,7 @@ func (d *demo) step(ctx context.Context, n int, s step) (stepResult, error) {
 	d.view(ctx, began, prev)
 	res.clientAccount = d.cl.account(began, end)
 	var fails []string
-	if s.planned && res.Run > 1 {
+	if s.planned && res.Run > plannedRun {
 		fails = append(fails, fmt.Sprintf("a planned move left a gap: %d requests in a row failed", res.Run))
 	}
 	// However the VIP got there, the client must be served by its holder
