@@ -61,6 +61,21 @@ func (b *lockedBuffer) String() string {
 // viewLine is one line of the live view.
 var viewLine = regexp.MustCompile(`(?m)^ +\d+\.\ds  VIP (a|b|a\+b|nobody) +a .* b .* client +\d+/\d+ +ok`)
 
+func TestDemoFlagErrors(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"demo", "--proxypair", "/nonexistent/proxypair", "--steps", "99", "--every", "0s", "--state-dir", "relative"}, &stdout, &stderr)
+	for _, want := range []string{
+		"--proxypair: stat /nonexistent/proxypair",
+		"--steps 99: the walkthrough has 17 steps",
+		"--every 0s: want at least 1ms",
+		`--state-dir "relative": want an absolute path`,
+	} {
+		if code != 1 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("pplab demo with bad flags: exit %d, stderr %q; want 1 and %q", code, stderr.String(), want)
+		}
+	}
+}
+
 // TestDemo is the short demo CI runs: every step of the walkthrough with
 // VRRP v3 at 100 ms, each step's outcome checked: who holds the VIP, that
 // the client is served by its holder by the step's end, that planned moves
