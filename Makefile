@@ -1,10 +1,11 @@
-# proxypair: `make build` for the static binary, `make test` for every test
-# (as root: the network tests build namespaces), `make bench` for failover
-# timings side by side with keepalived, `make soak` for random faults.
+# proxypair: `make demo` to see it work (as root), `make build` for the
+# static binary, `make test` for every test (as root: the network tests build
+# namespaces), `make bench` for failover timings side by side with
+# keepalived, `make soak` for random faults.
 
 FUZZTIME ?= 60s
 
-.PHONY: build test lint fuzz bench soak lab image clean deb deb-lint
+.PHONY: build test lint fuzz bench soak demo demo-down lab image clean deb deb-lint
 
 DURATION ?= 30m
 SEED ?= 0
@@ -27,6 +28,16 @@ fuzz:
 	go test ./healthcheck -run '^$$' -fuzz '^FuzzParseInfoStat$$' -fuzztime $(FUZZTIME)
 	go test ./appliance/fsm -run '^$$' -fuzz '^FuzzRouter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	go test ./appliance/config/keepalived -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME)
+
+# The walkthrough in network namespaces, with a live view and a summary of
+# outages; KEEP=1 leaves the lab running to explore (it prints how) and
+# demo-down removes it.
+KEEP ?=
+demo:
+	KEEP=$(KEEP) scripts/demo.sh
+
+demo-down:
+	scripts/demo.sh down
 
 lab:
 	scripts/lab.sh

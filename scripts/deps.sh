@@ -14,7 +14,8 @@ if ! command -v go >/dev/null; then
 fi
 
 # haproxy and keepalived: the real peers the tests run in network namespaces;
-# nftables: VRRP blocked one way in the fault tests and the soak.
+# nftables: VRRP blocked one way in the fault tests, the soak and the demo;
+# curl: the commands `make demo KEEP=1` prints to explore the lab.
 # packer, shellcheck, systemd: the offline checks of the image and unit;
 # dbus-daemon: a private bus for the health tracker's systemd-unit check.
 # lintian: the package's check (go test ./packaging/, make deb-lint); dpkg's
@@ -22,7 +23,7 @@ fi
 # init-system-helpers' deb-systemd-helper (with systemd) are already there.
 # The libraries of testdata/peers' keepalived 1.3.9 and HAProxy 1.8.8
 # (Ubuntu 18.04's versions; `ldd` lists them).
-packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump nftables packer shellcheck systemd dbus-daemon ca-certificates lintian
+packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump nftables curl packer shellcheck systemd dbus-daemon ca-certificates lintian
 	libssl3 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libcrypt1 zlib1g liblua5.3-0 libsystemd0 libpcre3)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 // Command pplab is the lab tool for tests, benchmarks and the demo (not
 // shipped):
 //
-//	pplab demo      the lab's main job: a proxypair pair in network namespaces (scripts/lab.sh)
+//	pplab demo      the lab's main job: a proxypair pair in network namespaces (make demo)
+//	pplab demo-down remove the lab `pplab demo --keep` (make demo KEEP=1) left running
 //	pplab bench     failover outages, proxypair vs keepalived (make bench)
 //	pplab soak      random faults against a pair, checked after each (make soak)
 //	pplab advert    send hand-made VRRP adverts (tests)
@@ -60,7 +61,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newProbeCmd(stdout, stderr), newAdvertCmd(), newBenchCmd(stdout, stderr), newWaitAdvertCmd(),
-		newDemoCmd(stdout))
+		newDemoCmd(stdout, stderr), newDemoDownCmd(stdout))
 	root.AddCommand(newServeCmd(stderr), newSoakCmd(stdout))
 	return root
 }
