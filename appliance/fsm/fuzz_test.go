@@ -68,6 +68,9 @@ func decodeFuzz(data []byte) (Config, []fuzzOp) {
 			o.in = AdvertReceived{Src: srcs[op>>4%4], Priority: arg, Interval: time.Duration(arg%8) * 25 * time.Millisecond}
 		case 5:
 			o.in = Health{Healthy: arg&1 == 0}
+			if arg >= 240 {
+				o.in = PeerAnnounced{} // a gratuitous ARP for our VIPs
+			}
 		case 6:
 			switch arg % 5 {
 			case 0, 1:
@@ -115,6 +118,8 @@ func runFuzz(t *testing.T, cfg Config, ops []fuzzOp) [][]Action {
 		if o.toDeadline && has {
 			l.now = d
 		}
+		wasYielding := n.r.Yielding()
+		wasMaint, _ := n.r.InMaintenance()
 		if o.rc != nil {
 			before := n.r.State()
 			acts := l.reconfigure(n, *o.rc)
@@ -128,7 +133,7 @@ func runFuzz(t *testing.T, cfg Config, ops []fuzzOp) [][]Action {
 						t.Fatalf("op %d: Reconfigure in %v returned %s", i, before, fmtActions(acts))
 					}
 				case AddVIPs, DelVIPs, Announce:
-					if before != Master && !before.leaving() {
+					if before != Master && !before.leaving() && !wasYielding {
 						t.Fatalf("op %d: Reconfigure in %v returned %s", i, before, fmtActions(acts))
 					}
 				default:
@@ -147,8 +152,12 @@ func runFuzz(t *testing.T, cfg Config, ops []fuzzOp) [][]Action {
 		if o.toDeadline && has {
 			switch before {
 			case Backup:
-				if n.r.State() != Master {
-					t.Fatalf("op %d: Master_Down_Timer fired but state is %v", i, n.r.State())
+				// The deadline is the Master_Down_Timer, the end of a
+				// yield or the end of maintenance.
+				maint, _ := n.r.InMaintenance()
+				if n.r.State() != Master && !(wasYielding && !n.r.Yielding()) && !(wasMaint && !maint) {
+					t.Fatalf("op %d: Master_Down_Timer (or the end of a yield, or of maintenance) fired but state is %v, yielding %v, maintenance %v",
+						i, n.r.State(), n.r.Yielding(), maint)
 				}
 			case Master:
 				if len(n.sent) == 0 || n.sent[len(n.sent)-1].at != l.now.Sub(t0) {

@@ -51,6 +51,7 @@ type node struct {
 	announces []time.Duration
 
 	yieldSince *time.Time    // Backup, still holding the VIPs since
+	yieldBound time.Duration // how long that may last
 	releasedAt time.Duration // the last DelVIPs
 }
 
@@ -146,15 +147,6 @@ func (l *lan) cut(n *node) {
 func (l *lan) restore(n *node) {
 	n.connected = true
 	l.logf("%s back on the LAN", n.name)
-}
-
-// longestInterval is the longest advert interval configured on the LAN.
-func (l *lan) longestInterval() time.Duration {
-	var d time.Duration
-	for _, n := range l.nodes {
-		d = max(d, n.cfg.AdvertInterval)
-	}
-	return d
 }
 
 func (l *lan) logf(format string, args ...any) {
@@ -335,8 +327,8 @@ func (l *lan) apply(n *node, acts []Action) {
 	}
 	// The VIPs are held exactly while Master, Stopping, HandingOver, or
 	// Backup yielding to the master that preempted us, and exactly the
-	// configured ones, in any order. A yield lasts at most the longest
-	// interval on this LAN plus the margin.
+	// configured ones, in any order. A yield lasts at most the preempting
+	// master's interval (as learned at the preemption) plus the margin.
 	want := n.r.VIPs()
 	yielding := n.state == Backup && n.r.Yielding()
 	if (len(want) > 0) != (n.state == Master || n.state.leaving() || yielding) && len(n.cfg.VIPs) > 0 {
@@ -347,8 +339,8 @@ func (l *lan) apply(n *node, acts []Action) {
 		n.yieldSince = nil
 	case n.yieldSince == nil:
 		since := l.now
-		n.yieldSince = &since
-	case l.now.Sub(*n.yieldSince) > l.longestInterval()+handOverMargin:
+		n.yieldSince, n.yieldBound = &since, n.r.MasterAdverInterval()+handOverMargin
+	case l.now.Sub(*n.yieldSince) > n.yieldBound:
 		l.t.Fatalf("at %v: %s: still yielding %v after it began", at, n.name, l.now.Sub(*n.yieldSince))
 	}
 	if !sameSet(n.vips, want) {

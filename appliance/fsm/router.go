@@ -35,9 +35,10 @@ type Router struct {
 	stopAt       time.Time // Stopping: when we give up waiting for a taker
 	stopTaker    netip.Addr
 
-	// yieldTo is the master that preempted us while we still hold the
-	// VIPs in Backup, until it announces them or yieldUntil (see
-	// masterAdvert); invalid when not yielding.
+	// yielding: Backup, we still hold the VIPs for yieldTo, the master
+	// that preempted us, until it announces them or yieldUntil (see
+	// masterAdvert).
+	yielding   bool
 	yieldTo    netip.Addr
 	yieldUntil time.Time
 	cause      downCause
@@ -119,7 +120,7 @@ func (r *Router) VIPs() []netip.Prefix {
 
 // Yielding reports whether we are Backup but still hold the VIPs, until
 // the master that preempted us holds them (make before break).
-func (r *Router) Yielding() bool { return r.yieldTo.IsValid() }
+func (r *Router) Yielding() bool { return r.yielding }
 
 // Held reports whether preemption is held off at now (see Health,
 // VIPsFailed and Maintenance), and until when for a VIPsFailed hold (zero
@@ -299,7 +300,7 @@ func (r *Router) Reconfigure(now time.Time, c Config) []Action {
 		if r.Yielding() && vipsChanged {
 			// The set we would keep is no longer the one we hold: let
 			// the new master have them now.
-			r.yieldTo, r.yieldUntil = netip.Addr{}, time.Time{}
+			r.yielding, r.yieldTo, r.yieldUntil = false, netip.Addr{}, time.Time{}
 			acts = append(acts, DelVIPs{VIPs: slices.Clone(old.VIPs)})
 		}
 	}
@@ -565,7 +566,7 @@ func (r *Router) becomeMaster(now time.Time, why Reason) []Action {
 	acts := []Action{SendAdvert{Priority: r.prio, Count: 1}}
 	if r.Yielding() {
 		// Still ours from before the preemption: announce them again.
-		r.yieldTo, r.yieldUntil = netip.Addr{}, time.Time{}
+		r.yielding, r.yieldTo, r.yieldUntil = false, netip.Addr{}, time.Time{}
 	} else {
 		acts = append(acts, AddVIPs{VIPs: slices.Clone(r.cfg.VIPs)})
 	}
@@ -588,7 +589,7 @@ func (r *Router) advert(now time.Time, a AdvertReceived) []Action {
 	switch r.state {
 	case Backup:
 		var acts []Action
-		if a.Src == r.yieldTo && a.Priority != 0 {
+		if r.yielding && a.Src == r.yieldTo && a.Priority != 0 {
 			// The preempting master's second advertisement: by now it
 			// holds the VIPs (its first can come before it adds them).
 			acts = r.endYield()
@@ -702,7 +703,7 @@ func (r *Router) masterAdvert(now time.Time, a AdvertReceived) []Action {
 		// request times out). We keep them, answering nothing, until it
 		// announces them (PeerAnnounced) or its next advertisement, at
 		// most one of its intervals: as a stopping master does.
-		r.yieldTo, r.yieldUntil = a.Src, now.Add(r.MasterAdverInterval()+handOverMargin)
+		r.yielding, r.yieldTo, r.yieldUntil = true, a.Src, now.Add(r.MasterAdverInterval()+handOverMargin)
 		return acts[1:] // the StateChanged; DelVIPs waits for endYield
 	}
 	// The RFC says "else: o Discard ADVERTISEMENT". keepalived instead
@@ -731,7 +732,7 @@ func (r *Router) endYield() []Action {
 	if !r.Yielding() {
 		return nil
 	}
-	r.yieldTo, r.yieldUntil = netip.Addr{}, time.Time{}
+	r.yielding, r.yieldTo, r.yieldUntil = false, netip.Addr{}, time.Time{}
 	return []Action{DelVIPs{VIPs: slices.Clone(r.cfg.VIPs)}}
 }
 
