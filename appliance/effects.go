@@ -41,12 +41,17 @@ func (in *instance) wantVIPs(acts []fsm.Action) {
 }
 
 // updateClaims tells the cloud claim which VIPs to keep routed here: the
-// ones wanted and actually held.
+// ones wanted and actually held, as master only. A node handing them over
+// (Stopping, HandingOver, a yield) still holds them, but the new master
+// claims them: a verify of ours would claim them back.
 func (in *instance) updateClaims() {
 	if in.claims == nil {
 		return
 	}
-	want := in.r.VIPs()
+	var want []netip.Prefix
+	if in.r.State() == fsm.Master {
+		want = in.r.VIPs()
+	}
 	var held []netip.Addr
 	for _, p := range in.vips.Held {
 		if slices.Contains(want, p) {

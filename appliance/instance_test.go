@@ -738,3 +738,40 @@ func TestHandoverEndsOnPeersARP(t *testing.T) {
 		}
 	})
 }
+
+// TestYieldingBackupLeavesTheCloudClaim: a preempted master keeps its VIPs
+// on the interface while it yields, but it is no longer master: its cloud
+// claim stops at the preemption. Here its periodic verify falls in the
+// yield, after the new master has claimed the VIP: it must not claim the
+// VIP back (the route would then point at a node about to drop it).
+func TestYieldingBackupLeavesTheCloudClaim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		cb := &fakeClaimer{}
+		b := startNodeWith(t, l, "198.18.0.2", seedVRRP(100), cb)
+		// b alone: master at its Master_Down (3.609 s), claimed 300 ms
+		// later, verified 5 s after that (8.909 s).
+		time.Sleep(5400 * time.Millisecond)
+		noARP := func() (ARP, error) {
+			return nil, fmt.Errorf("garp: opening packet socket on eth1: %w", syscall.ENOBUFS)
+		}
+		// a preempts at its Master_Down, 8.619 s; without its ARPs b
+		// yields until a's second advert, 9.619 s.
+		a := startNodeEnv(t, l, "198.18.0.1", seedVRRP(200), func(e *env) { e.openARP = noARP })
+		time.Sleep(3300 * time.Millisecond)
+		synctest.Wait()
+		if a.state(t) != "MASTER" || b.state(t) != "BACKUP" || b.vips.String() != "eth1 198.18.0.100/24" {
+			t.Fatalf("a %s, b %s holding %q; want a yield", a.state(t), b.state(t), b.vips)
+		}
+		cb.set(func(f *fakeClaimer) { f.moved = []netip.Addr{vip100.Addr()} }) // a claimed it
+		// Past b's verify, still in the yield.
+		time.Sleep(400 * time.Millisecond)
+		synctest.Wait()
+		if calls, _ := cb.counts(); calls != 1 {
+			t.Errorf("b claimed %d times, want only its mastership's claim", calls)
+		}
+		if c := b.status(t).Cloud; c == nil || c.State == control.ClaimClaimed || c.State == control.ClaimClaiming {
+			t.Errorf("b's cloud status while it yields: %+v", c)
+		}
+	})
+}
