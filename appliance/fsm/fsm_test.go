@@ -1144,3 +1144,35 @@ func TestNewClampsConfig(t *testing.T) {
 		t.Errorf("New with Priority 0: Priority() != 1")
 	}
 }
+
+// TestHealEpisodeSpansSlowerLowerMaster: under one-way loss a v3 master
+// with a short interval hears a lower master that advertises more slowly
+// (intervals differ during a rolling change; RFC 5798 backups learn the
+// master's). Each of its adverts comes after more than our own
+// Master_Down_Interval, yet it is one episode: the ARPs stay at most once
+// per HealAnnounceEvery, not one burst per advert of the lower master.
+func TestHealEpisodeSpansSlowerLowerMaster(t *testing.T) {
+	const iv = 10 * time.Millisecond
+	down := 3*iv + 156*iv/256 // priority 100
+	slow := func(at time.Duration, heal bool) step {
+		want := acts(send(100))
+		if heal {
+			want = append(want, Announce{Heal: true})
+		}
+		return step{at: at, in: AdvertReceived{Src: addrLow, Priority: 50, Interval: time.Second},
+			want: want, state: Master, next: at + iv}
+	}
+	runScenario(t, v3Config(100, iv), []step{
+		{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: down},
+		{at: down, in: Timeout{}, want: takeover(100, ReasonMasterDown), state: Master, next: down + iv},
+		slow(time.Second, true),
+		slow(2*time.Second, false),
+		slow(3*time.Second, false),
+		slow(4*time.Second, false),
+		slow(5*time.Second, false),
+		slow(6*time.Second, true),
+		// Silence for longer than its own Master_Down_Interval (under
+		// 4 s): a new episode, answered at once.
+		slow(10500*time.Millisecond, true),
+	})
+}

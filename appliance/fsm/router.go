@@ -718,7 +718,15 @@ func (r *Router) masterAdvert(now time.Time, a AdvertReceived) []Action {
 	// the crossing adverts of a preemption long ago): it gets its ARPs at
 	// once, or its clients would stay with it for the rest of the limit.
 	acts := r.sendAdvert(now)
-	newEpisode := r.lastLower.IsZero() || now.Sub(r.lastLower) > r.MasterDownInterval()
+	silence := r.MasterDownInterval()
+	if r.cfg.Version == 3 && a.Interval > 0 {
+		// A lower master that advertises more slowly than we do (v3
+		// intervals may differ) is silent for longer between its adverts
+		// within one episode: its own Master_Down_Interval (Skew_Time is
+		// under one of its intervals).
+		silence = max(silence, 4*a.Interval)
+	}
+	newEpisode := r.lastLower.IsZero() || now.Sub(r.lastLower) > silence
 	r.lastLower = now
 	if newEpisode || now.Sub(r.lastHeal) >= HealAnnounceEvery {
 		r.lastHeal = now
