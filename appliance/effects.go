@@ -158,9 +158,11 @@ const peerARPOvertake = 50 * time.Millisecond
 
 // countsAsTakeover reports whether a peer's ARP read at says it holds our
 // VIPs: we are handing them over, and it was read since that began (or
-// just before, peerARPOvertake).
+// just before, peerARPOvertake) and in this mastership: one from before
+// (the ARP that ended a yield, say) answers none of its hand-overs.
 func (in *instance) countsAsTakeover(at time.Time) bool {
-	return !in.releaseSince.IsZero() && !at.IsZero() && !at.Before(in.releaseSince.Add(-peerARPOvertake))
+	return !in.releaseSince.IsZero() && !at.IsZero() && !at.Before(in.releaseSince.Add(-peerARPOvertake)) &&
+		!at.Before(in.masterSince)
 }
 
 // peerAnnounced takes a peer's gratuitous ARP for one of our VIPs: while we

@@ -775,3 +775,42 @@ func TestYieldingBackupLeavesTheCloudClaim(t *testing.T) {
 		}
 	})
 }
+
+// TestOldARPEndsNoLaterHandOver: a peer's gratuitous ARP that ended one
+// hand-over does not end the next. b preempts a (its ARP ends a's yield),
+// resigns 10 ms later (a takes the VIP back at once, as a pair), and a is
+// stopped 10 ms after that: b's ARP, 20 ms old, is no answer to this stop
+// (b is not taking over: it hears nothing now), so a keeps the VIP for the
+// hand-over wait, not dropping it with nobody to take it.
+func TestOldARPEndsNoLaterHandOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		pair := func(prio int) config.VRRP { c := seedVRRP(prio); c.Pair = true; return c }
+		a := startNode(t, l, "198.18.0.1", pair(100))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		b, hb := startHealthNode(t, l, "198.18.0.2", pair(200))
+		time.Sleep(3218750 * time.Microsecond) // b preempts at its Master_Down
+		synctest.Wait()
+		if a.state(t) != "BACKUP" || b.state(t) != "MASTER" || a.vips.String() != "eth1 " {
+			t.Fatalf("after b's preemption: a %s holding %q, b %s", a.state(t), a.vips, b.state(t))
+		}
+		time.Sleep(b.lastChange(t).Add(10 * time.Millisecond).Sub(time.Now()))
+		b.conn.setDeaf(true)
+		hb.set(false, "haproxy down")
+		synctest.Wait()
+		if a.state(t) != "MASTER" {
+			t.Fatalf("a after b resigned: %s", a.state(t))
+		}
+		time.Sleep(10 * time.Millisecond)
+		a.stop()
+		synctest.Wait()
+		if a.vips.String() != "eth1 198.18.0.100/24" {
+			t.Errorf("a dropped the VIP at once on an old ARP of b's, with nobody taking it: %q", a.vips)
+		}
+		if err := <-a.done; err != nil {
+			t.Fatal(err)
+		}
+		a.done <- nil
+	})
+}
