@@ -667,9 +667,10 @@ func TestGracefulStopMakeBeforeBreak(t *testing.T) {
 // TestPreemptedMasterYields: a master preempted by a higher priority keeps
 // its VIPs, silently, until the new master holds them. Here the new
 // master's gratuitous ARPs cannot go out (its ARP socket will not open), so
-// the proof is its second advert, one interval after the first; before it
-// the old master still serves, and from the preemption on it sends no ARP
-// of its own (one would take the clients back).
+// the proof is its third advert, two intervals after the first (keepalived
+// 1.3.9 adds the VIPs only then); before it the old master still serves,
+// and from the preemption on it sends no ARP of its own (one would take
+// the clients back).
 func TestPreemptedMasterYields(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &lan{}
@@ -694,15 +695,15 @@ func TestPreemptedMasterYields(t *testing.T) {
 		if b.vips.String() != "eth1 198.18.0.100/24" {
 			t.Fatalf("b dropped the VIP at the preemption: %q", b.vips)
 		}
-		time.Sleep(preempted.Add(999 * time.Millisecond).Sub(time.Now()))
+		time.Sleep(preempted.Add(1999 * time.Millisecond).Sub(time.Now()))
 		synctest.Wait()
 		if b.vips.String() != "eth1 198.18.0.100/24" {
-			t.Errorf("b dropped the VIP before a's second advert: %q", b.vips)
+			t.Errorf("b dropped the VIP before a's third advert: %q", b.vips)
 		}
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		if b.vips.String() != "eth1 " {
-			t.Errorf("b still holds the VIP after a's second advert: %q", b.vips)
+			t.Errorf("b still holds the VIP after a's third advert: %q", b.vips)
 		}
 		if got := b.arp.count(); got != arps {
 			t.Errorf("b sent %d gratuitous ARPs after it was preempted", got-arps)
@@ -756,7 +757,7 @@ func TestYieldingBackupLeavesTheCloudClaim(t *testing.T) {
 			return nil, fmt.Errorf("garp: opening packet socket on eth1: %w", syscall.ENOBUFS)
 		}
 		// a preempts at its Master_Down, 8.619 s; without its ARPs b
-		// yields until a's second advert, 9.619 s.
+		// yields until a's third advert, 10.619 s.
 		a := startNodeEnv(t, l, "198.18.0.1", seedVRRP(200), func(e *env) { e.openARP = noARP })
 		time.Sleep(3300 * time.Millisecond)
 		synctest.Wait()
