@@ -41,12 +41,17 @@ func (in *instance) wantVIPs(acts []fsm.Action) {
 }
 
 // updateClaims tells the cloud claim which VIPs to keep routed here: the
-// ones wanted and actually held.
+// ones wanted and actually held, as master only. A node handing them over
+// (Stopping, HandingOver, a yield) still holds them, but the new master
+// claims them: a verify of ours would claim them back.
 func (in *instance) updateClaims() {
 	if in.claims == nil {
 		return
 	}
-	want := in.r.VIPs()
+	var want []netip.Prefix
+	if in.r.State() == fsm.Master {
+		want = in.r.VIPs()
+	}
 	var held []netip.Addr
 	for _, p := range in.vips.Held {
 		if slices.Contains(want, p) {
@@ -153,9 +158,11 @@ const peerARPOvertake = 50 * time.Millisecond
 
 // countsAsTakeover reports whether a peer's ARP read at says it holds our
 // VIPs: we are handing them over, and it was read since that began (or
-// just before, peerARPOvertake).
+// just before, peerARPOvertake) and in this mastership: one from before
+// (the ARP that ended a yield, say) answers none of its hand-overs.
 func (in *instance) countsAsTakeover(at time.Time) bool {
-	return !in.releaseSince.IsZero() && !at.IsZero() && !at.Before(in.releaseSince.Add(-peerARPOvertake))
+	return !in.releaseSince.IsZero() && !at.IsZero() && !at.Before(in.releaseSince.Add(-peerARPOvertake)) &&
+		!at.Before(in.masterSince)
 }
 
 // peerAnnounced takes a peer's gratuitous ARP for one of our VIPs: while we

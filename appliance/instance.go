@@ -134,6 +134,7 @@ type instance struct {
 	takeWatchRetry time.Time // after a failed open
 	releaseSince   time.Time // when the current hand-over began; zero: none
 	peerARPAt      time.Time // when the last peer ARP for our VIPs was seen
+	masterSince    time.Time // when we last became master
 }
 
 // maxTransitions is how many state changes the status keeps.
@@ -398,6 +399,7 @@ func (in *instance) step(now time.Time, input fsm.Input) {
 	for _, a := range acts {
 		if c, ok := a.(fsm.StateChanged); ok && c.To == fsm.Master {
 			in.lastTakeover = &control.TakeoverTiming{Trigger: now, Reason: c.Reason.String()}
+			in.masterSince = now
 		}
 	}
 	in.apply(now, acts)

@@ -667,9 +667,10 @@ func TestGracefulStopMakeBeforeBreak(t *testing.T) {
 // TestPreemptedMasterYields: a master preempted by a higher priority keeps
 // its VIPs, silently, until the new master holds them. Here the new
 // master's gratuitous ARPs cannot go out (its ARP socket will not open), so
-// the proof is its second advert, one interval after the first; before it
-// the old master still serves, and from the preemption on it sends no ARP
-// of its own (one would take the clients back).
+// the proof is its third advert, two intervals after the first (keepalived
+// 1.3.9 adds the VIPs only then); before it the old master still serves,
+// and from the preemption on it sends no ARP of its own (one would take
+// the clients back).
 func TestPreemptedMasterYields(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &lan{}
@@ -694,15 +695,15 @@ func TestPreemptedMasterYields(t *testing.T) {
 		if b.vips.String() != "eth1 198.18.0.100/24" {
 			t.Fatalf("b dropped the VIP at the preemption: %q", b.vips)
 		}
-		time.Sleep(preempted.Add(999 * time.Millisecond).Sub(time.Now()))
+		time.Sleep(preempted.Add(1999 * time.Millisecond).Sub(time.Now()))
 		synctest.Wait()
 		if b.vips.String() != "eth1 198.18.0.100/24" {
-			t.Errorf("b dropped the VIP before a's second advert: %q", b.vips)
+			t.Errorf("b dropped the VIP before a's third advert: %q", b.vips)
 		}
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		if b.vips.String() != "eth1 " {
-			t.Errorf("b still holds the VIP after a's second advert: %q", b.vips)
+			t.Errorf("b still holds the VIP after a's third advert: %q", b.vips)
 		}
 		if got := b.arp.count(); got != arps {
 			t.Errorf("b sent %d gratuitous ARPs after it was preempted", got-arps)
@@ -736,5 +737,81 @@ func TestHandoverEndsOnPeersARP(t *testing.T) {
 		if a.state(t) != "BACKUP" || a.vips.String() != "eth1 " {
 			t.Errorf("a 1 ms after b took over and announced the VIP: %s, %q; want BACKUP without it", a.state(t), a.vips)
 		}
+	})
+}
+
+// TestYieldingBackupLeavesTheCloudClaim: a preempted master keeps its VIPs
+// on the interface while it yields, but it is no longer master: its cloud
+// claim stops at the preemption. Here its periodic verify falls in the
+// yield, after the new master has claimed the VIP: it must not claim the
+// VIP back (the route would then point at a node about to drop it).
+func TestYieldingBackupLeavesTheCloudClaim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		cb := &fakeClaimer{}
+		b := startNodeWith(t, l, "198.18.0.2", seedVRRP(100), cb)
+		// b alone: master at its Master_Down (3.609 s), claimed 300 ms
+		// later, verified 5 s after that (8.909 s).
+		time.Sleep(5400 * time.Millisecond)
+		noARP := func() (ARP, error) {
+			return nil, fmt.Errorf("garp: opening packet socket on eth1: %w", syscall.ENOBUFS)
+		}
+		// a preempts at its Master_Down, 8.619 s; without its ARPs b
+		// yields until a's third advert, 10.619 s.
+		a := startNodeEnv(t, l, "198.18.0.1", seedVRRP(200), func(e *env) { e.openARP = noARP })
+		time.Sleep(3300 * time.Millisecond)
+		synctest.Wait()
+		if a.state(t) != "MASTER" || b.state(t) != "BACKUP" || b.vips.String() != "eth1 198.18.0.100/24" {
+			t.Fatalf("a %s, b %s holding %q; want a yield", a.state(t), b.state(t), b.vips)
+		}
+		cb.set(func(f *fakeClaimer) { f.moved = []netip.Addr{vip100.Addr()} }) // a claimed it
+		// Past b's verify, still in the yield.
+		time.Sleep(400 * time.Millisecond)
+		synctest.Wait()
+		if calls, _ := cb.counts(); calls != 1 {
+			t.Errorf("b claimed %d times, want only its mastership's claim", calls)
+		}
+		if c := b.status(t).Cloud; c == nil || c.State == control.ClaimClaimed || c.State == control.ClaimClaiming {
+			t.Errorf("b's cloud status while it yields: %+v", c)
+		}
+	})
+}
+
+// TestOldARPEndsNoLaterHandOver: a peer's gratuitous ARP that ended one
+// hand-over does not end the next. b preempts a (its ARP ends a's yield),
+// resigns 10 ms later (a takes the VIP back at once, as a pair), and a is
+// stopped 10 ms after that: b's ARP, 20 ms old, is no answer to this stop
+// (b is not taking over: it hears nothing now), so a keeps the VIP for the
+// hand-over wait, not dropping it with nobody to take it.
+func TestOldARPEndsNoLaterHandOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &lan{}
+		pair := func(prio int) config.VRRP { c := seedVRRP(prio); c.Pair = true; return c }
+		a := startNode(t, l, "198.18.0.1", pair(100))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		b, hb := startHealthNode(t, l, "198.18.0.2", pair(200))
+		time.Sleep(3218750 * time.Microsecond) // b preempts at its Master_Down
+		synctest.Wait()
+		if a.state(t) != "BACKUP" || b.state(t) != "MASTER" || a.vips.String() != "eth1 " {
+			t.Fatalf("after b's preemption: a %s holding %q, b %s", a.state(t), a.vips, b.state(t))
+		}
+		time.Sleep(b.lastChange(t).Add(10 * time.Millisecond).Sub(time.Now()))
+		b.conn.setDeaf(true)
+		hb.set(false, "haproxy down")
+		synctest.Wait()
+		if a.state(t) != "MASTER" {
+			t.Fatalf("a after b resigned: %s", a.state(t))
+		}
+		time.Sleep(10 * time.Millisecond)
+		a.stop()
+		synctest.Wait()
+		if a.vips.String() != "eth1 198.18.0.100/24" {
+			t.Errorf("a dropped the VIP at once on an old ARP of b's, with nobody taking it: %q", a.vips)
+		}
+		if err := <-a.done; err != nil {
+			t.Fatal(err)
+		}
+		a.done <- nil
 	})
 }

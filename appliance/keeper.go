@@ -268,7 +268,9 @@ func (k *keeper) sync(now time.Time) time.Duration {
 				changed = true
 				if !slices.Contains(added, p.Addr()) {
 					added = append(added, p.Addr())
-					k.arpNow(p.Addr())
+					if !quiet {
+						k.arpNow(p.Addr())
+					}
 				}
 			case a.Label != k.label:
 				st.Foreign = append(st.Foreign, p)

@@ -469,9 +469,10 @@ func TestOneWayLossIsBounded(t *testing.T) {
 		if v > heals+2 || v == 0 {
 			t.Errorf("%d routing checks in %v, want 1..%d", v, span, heals+2)
 		}
-		// Healed: b hears a again and steps down.
+		// Healed: b hears a again and steps down, yielding the VIP until
+		// a's third advert (a's ARPs are rate-limited within the episode).
 		b.conn.setDeaf(false)
-		time.Sleep(2 * time.Second)
+		time.Sleep(3 * time.Second)
 		synctest.Wait()
 		if a.state(t) != "MASTER" || b.state(t) != "BACKUP" || b.vips.String() != "eth1 " {
 			t.Errorf("after healing: a %s, b %s %q", a.state(t), b.state(t), b.vips)

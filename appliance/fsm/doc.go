@@ -28,8 +28,9 @@
 //   - Yielding (make before break on preemption): a Master preempted by
 //     a higher priority (or losing a tie) becomes Backup at once but keeps
 //     the VIPs until the new master announces them (PeerAnnounced), or its
-//     second advertisement, at most one of its intervals: the new master
-//     sends its first advertisement before it adds the VIPs. See Yielding.
+//     third advertisement, at most two of its intervals: the new master
+//     sends its first advertisement before it adds the VIPs (keepalived
+//     1.3.9, two intervals before). See Yielding.
 //   - Effective priority: the configured priority plus HealthWeight while
 //     HAProxy is unhealthy (the Health input), clamped to 1..254 in one
 //     place. Reconfigure keeps an unhealthy node lowered.

@@ -448,13 +448,16 @@ func TestScenarios(t *testing.T) {
 				{at: 300*time.Millisecond + v3p100i200Skew, in: Timeout{}, want: takeover(100, ReasonPeerResigned), state: Master,
 					next: 350*time.Millisecond + v3p100i200Skew, check: wantTimers(50*time.Millisecond, v3p100i50Skew, v3p100i50Down)},
 				// RFC 5798 §6.4.3 (745): stepping down learns the new master's
-				// 100 ms; the VIPs stay (yielding) for at most one of them.
+				// 100 ms; the VIPs stay (yielding) for at most two of them.
 				{at: 500 * time.Millisecond, in: AdvertReceived{Src: addrHigh, Priority: 200, Interval: 100 * time.Millisecond},
 					want: acts(changed(Master, Backup, ReasonPreempted)), state: Backup,
-					next: 600*time.Millisecond + handOverMargin, check: wantMaster(addrHigh)},
-				// Its second advert ends the yield. An interval of 0 is never learned.
+					next: 700*time.Millisecond + handOverMargin, check: wantMaster(addrHigh)},
+				// An interval of 0 is never learned.
 				{at: 600 * time.Millisecond, in: AdvertReceived{Src: addrHigh, Priority: 200},
-					want: acts(DelVIPs{}), state: Backup, next: 600*time.Millisecond + v3p100i100Down},
+					state: Backup, next: 700*time.Millisecond + handOverMargin},
+				// Its third advert ends the yield.
+				{at: 700 * time.Millisecond, in: AdvertReceived{Src: addrHigh, Priority: 200},
+					want: acts(DelVIPs{}), state: Backup, next: 700*time.Millisecond + v3p100i100Down},
 			},
 		},
 		{
@@ -516,9 +519,9 @@ func TestScenarios(t *testing.T) {
 			cfg:  withVIPs(v2Config(100), vipA),
 			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
 				// Make before break: it sends this advert before it adds
-				// the VIPs. We keep them (Yielding) one interval at most.
+				// the VIPs. We keep them (Yielding) two intervals at most.
 				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 5*time.Second + handOverMargin, check: all(wantMaster(addrLow), wantVIPs(vipA), wantYielding(true))},
+					state: Backup, next: 6*time.Second + handOverMargin, check: all(wantMaster(addrLow), wantVIPs(vipA), wantYielding(true))},
 				// Its gratuitous ARP: it holds them now.
 				{at: 4*time.Second + time.Millisecond, in: PeerAnnounced{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}),
 					state: Backup, next: 4*time.Second + v2p100Down, check: all(wantVIPs(), wantYielding(false))},
@@ -526,15 +529,15 @@ func TestScenarios(t *testing.T) {
 			}),
 		},
 		{
-			name: "preempted: nobody announces, the yield ends after one interval",
+			name: "preempted: nobody announces, the yield ends after two intervals",
 			cfg:  withVIPs(v2Config(100), vipA),
 			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
 				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+					state: Backup, next: 6*time.Second + handOverMargin, check: wantVIPs(vipA)},
 				// Another router's advert does not end it; a priority-0
 				// one from the new master does not either.
-				{at: 4500 * time.Millisecond, in: adv(addrHigh, 50), state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
-				{at: 5*time.Second + handOverMargin, in: Timeout{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}),
+				{at: 4500 * time.Millisecond, in: adv(addrHigh, 50), state: Backup, next: 6*time.Second + handOverMargin, check: wantVIPs(vipA)},
+				{at: 6*time.Second + handOverMargin, in: Timeout{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}),
 					state: Backup, next: 4*time.Second + v2p100Down, check: wantVIPs()},
 			}),
 		},
@@ -543,7 +546,7 @@ func TestScenarios(t *testing.T) {
 			cfg:  withVIPs(v2Config(100), vipA),
 			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
 				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+					state: Backup, next: 6*time.Second + handOverMargin, check: wantVIPs(vipA)},
 				{at: 4100 * time.Millisecond, in: LinkDown{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Backup, Fault, ReasonLinkDown)),
 					state: Fault, next: noDeadline, check: wantVIPs()},
 			}),
@@ -553,7 +556,7 @@ func TestScenarios(t *testing.T) {
 			cfg:  withVIPs(v2Config(100), vipA),
 			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
 				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+					state: Backup, next: 6*time.Second + handOverMargin, check: wantVIPs(vipA)},
 				{at: 4100 * time.Millisecond, in: Shutdown{}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}, changed(Backup, Initialize, ReasonShutdown)),
 					state: Initialize, next: noDeadline, check: all(wantVIPs(), wantYielding(false))},
 			}),
@@ -563,7 +566,7 @@ func TestScenarios(t *testing.T) {
 			cfg:  withVIPs(v2Config(100), vipA),
 			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
 				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+					state: Backup, next: 6*time.Second + handOverMargin, check: wantVIPs(vipA)},
 				{at: 4100 * time.Millisecond, in: reconfigure{withVIPs(v2Config(100), vipB)}, want: acts(DelVIPs{VIPs: []netip.Prefix{vipA}}),
 					state: Backup, next: 4*time.Second + v2p100Down, check: all(wantVIPs(), wantYielding(false))},
 			}),
@@ -573,7 +576,7 @@ func TestScenarios(t *testing.T) {
 			cfg:  withVIPs(Config{Version: 2, Priority: 100, AdvertInterval: time.Second, Preempt: true, Addr: addrSelf, Pair: true}, vipA),
 			steps: rows(toMasterV2VIPs(100, v2p100Down, vipA), []step{
 				{at: 4 * time.Second, in: adv(addrLow, 101), want: acts(changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 5*time.Second + handOverMargin, check: wantVIPs(vipA)},
+					state: Backup, next: 6*time.Second + handOverMargin, check: wantVIPs(vipA)},
 				{at: 4100 * time.Millisecond, in: adv(addrLow, 0),
 					want:  acts(send(100), Announce{VIPs: []netip.Addr{vipA.Addr()}}, changed(Backup, Master, ReasonPeerResigned)),
 					state: Master, next: 5100 * time.Millisecond, check: all(wantVIPs(vipA), wantYielding(false))},
@@ -584,10 +587,11 @@ func TestScenarios(t *testing.T) {
 			cfg:  v2Config(100),
 			steps: rows(toMasterV2(100, v2p100Down), []step{
 				{at: 4 * time.Second, in: adv(addrHigh, 100), want: acts(changed(Master, Backup, ReasonTieBreak)),
-					state: Backup, next: 5*time.Second + handOverMargin, check: wantMaster(addrHigh)},
-				// Its second advert: the VIPs go.
-				{at: 5 * time.Second, in: adv(addrHigh, 100), want: acts(DelVIPs{}),
-					state: Backup, next: 5*time.Second + v2p100Down},
+					state: Backup, next: 6*time.Second + handOverMargin, check: wantMaster(addrHigh)},
+				// Its third advert: the VIPs go.
+				{at: 5 * time.Second, in: adv(addrHigh, 100), state: Backup, next: 6*time.Second + handOverMargin},
+				{at: 6 * time.Second, in: adv(addrHigh, 100), want: acts(DelVIPs{}),
+					state: Backup, next: 6*time.Second + v2p100Down},
 			}),
 		},
 		{
@@ -894,8 +898,9 @@ func TestScenarios(t *testing.T) {
 				// Preempted by a higher master, which then drops below us: the
 				// delay starts again at its first lower advert (21 s).
 				{at: 20 * time.Second, in: adv(addrHigh, 250), want: acts(changed(Master, Backup, ReasonPreempted)),
-					state: Backup, next: 21*time.Second + handOverMargin},
-				{at: 21 * time.Second, in: adv(addrHigh, 150), want: acts(DelVIPs{}), state: Backup, next: 21*time.Second + v2p200Down},
+					state: Backup, next: 22*time.Second + handOverMargin},
+				{at: 21 * time.Second, in: adv(addrHigh, 150), state: Backup, next: 22*time.Second + handOverMargin},
+				{at: 22 * time.Second, in: adv(addrHigh, 150), want: acts(DelVIPs{}), state: Backup, next: 22*time.Second + v2p200Down},
 				{at: 30 * time.Second, in: adv(addrHigh, 150), state: Backup, next: 30*time.Second + v2p200Down},
 				{at: 31 * time.Second, in: adv(addrHigh, 150), state: Backup, next: 30*time.Second + v2p200Down},
 				{at: 30*time.Second + v2p200Down, in: Timeout{}, want: takeover(200, ReasonPreemptLower), state: Master,
@@ -1143,4 +1148,36 @@ func TestNewClampsConfig(t *testing.T) {
 	if New(Config{Priority: 0}).Priority() != 1 {
 		t.Errorf("New with Priority 0: Priority() != 1")
 	}
+}
+
+// TestHealEpisodeSpansSlowerLowerMaster: under one-way loss a v3 master
+// with a short interval hears a lower master that advertises more slowly
+// (intervals differ during a rolling change; RFC 5798 backups learn the
+// master's). Each of its adverts comes after more than our own
+// Master_Down_Interval, yet it is one episode: the ARPs stay at most once
+// per HealAnnounceEvery, not one burst per advert of the lower master.
+func TestHealEpisodeSpansSlowerLowerMaster(t *testing.T) {
+	const iv = 10 * time.Millisecond
+	down := 3*iv + 156*iv/256 // priority 100
+	slow := func(at time.Duration, heal bool) step {
+		want := acts(send(100))
+		if heal {
+			want = append(want, Announce{Heal: true})
+		}
+		return step{at: at, in: AdvertReceived{Src: addrLow, Priority: 50, Interval: time.Second},
+			want: want, state: Master, next: at + iv}
+	}
+	runScenario(t, v3Config(100, iv), []step{
+		{at: 0, in: Startup{}, want: acts(changed(Initialize, Backup, ReasonStartup)), state: Backup, next: down},
+		{at: down, in: Timeout{}, want: takeover(100, ReasonMasterDown), state: Master, next: down + iv},
+		slow(time.Second, true),
+		slow(2*time.Second, false),
+		slow(3*time.Second, false),
+		slow(4*time.Second, false),
+		slow(5*time.Second, false),
+		slow(6*time.Second, true),
+		// Silence for longer than its own Master_Down_Interval (under
+		// 4 s): a new episode, answered at once.
+		slow(10500*time.Millisecond, true),
+	})
 }

@@ -327,8 +327,9 @@ func (l *lan) apply(n *node, acts []Action) {
 	}
 	// The VIPs are held exactly while Master, Stopping, HandingOver, or
 	// Backup yielding to the master that preempted us, and exactly the
-	// configured ones, in any order. A yield lasts at most the preempting
-	// master's interval (as learned at the preemption) plus the margin.
+	// configured ones, in any order. A yield lasts at most two of the
+	// preempting master's intervals (as learned at the preemption) plus
+	// the margin.
 	want := n.r.VIPs()
 	yielding := n.state == Backup && n.r.Yielding()
 	if (len(want) > 0) != (n.state == Master || n.state.leaving() || yielding) && len(n.cfg.VIPs) > 0 {
@@ -339,7 +340,7 @@ func (l *lan) apply(n *node, acts []Action) {
 		n.yieldSince = nil
 	case n.yieldSince == nil:
 		since := l.now
-		n.yieldSince, n.yieldBound = &since, n.r.MasterAdverInterval()+handOverMargin
+		n.yieldSince, n.yieldBound = &since, yieldAdverts*n.r.MasterAdverInterval()+handOverMargin
 	case l.now.Sub(*n.yieldSince) > n.yieldBound:
 		l.t.Fatalf("at %v: %s: still yielding %v after it began", at, n.name, l.now.Sub(*n.yieldSince))
 	}
@@ -512,7 +513,7 @@ func (tm timing) skew(prio uint8) time.Duration {
 // while a lower one is master. The preempted master keeps the VIPs until
 // the new master announces them (its gratuitous ARP, as the daemon's
 // watcher reports it) or, when nobody reports one, until the new master's
-// second advertisement: from the first takeover on, some router holds the
+// third advertisement: from the first takeover on, some router holds the
 // VIPs at every instant.
 func TestLANPreemptionMakesBeforeBreaks(t *testing.T) {
 	for _, tm := range timings {
@@ -545,10 +546,10 @@ func TestLANPreemptionMakesBeforeBreaks(t *testing.T) {
 					}
 				}
 				// Released when its announcement arrives (with garps),
-				// else on its second advert one interval later.
+				// else on its third advert two intervals later.
 				wantHeldFor := time.Duration(0)
 				if !garps {
-					wantHeldFor = tm.iv
+					wantHeldFor = yieldAdverts * tm.iv
 				}
 				if got := low.releasedAt - preempted; got != wantHeldFor {
 					t.Errorf("the preempted router kept the VIPs %v after the preemption, want %v", got, wantHeldFor)

@@ -36,11 +36,13 @@ type Router struct {
 	stopTaker    netip.Addr
 
 	// yielding: Backup, we still hold the VIPs for yieldTo, the master
-	// that preempted us, until it announces them or yieldUntil (see
-	// masterAdvert).
+	// that preempted us, until it announces them, its third advert or
+	// yieldUntil (see masterAdvert); yieldHeard counts its adverts since
+	// the one that preempted us.
 	yielding   bool
 	yieldTo    netip.Addr
 	yieldUntil time.Time
+	yieldHeard int
 	cause      downCause
 
 	// preemptUntil is when preempt_delay ends; zero means the delay has
@@ -590,9 +592,13 @@ func (r *Router) advert(now time.Time, a AdvertReceived) []Action {
 	case Backup:
 		var acts []Action
 		if r.yielding && a.Src == r.yieldTo && a.Priority != 0 {
-			// The preempting master's second advertisement: by now it
-			// holds the VIPs (its first can come before it adds them).
-			acts = r.endYield()
+			// The preempting master's third advertisement: by now it
+			// holds the VIPs (keepalived 1.3.9, answering a lower
+			// master at once, adds them two intervals after that
+			// answer).
+			if r.yieldHeard++; r.yieldHeard >= yieldAdverts {
+				acts = r.endYield()
+			}
 		}
 		return append(acts, r.backupAdvert(now, a)...)
 	case Master:
@@ -700,10 +706,12 @@ func (r *Router) masterAdvert(now time.Time, a AdvertReceived) []Action {
 		// Make before break: the RFC drops the VIPs here, but the new
 		// master sends this advertisement before it adds and announces
 		// them, so its clients would lose the time in between (a
-		// request times out). We keep them, answering nothing, until it
-		// announces them (PeerAnnounced) or its next advertisement, at
-		// most one of its intervals: as a stopping master does.
-		r.yielding, r.yieldTo, r.yieldUntil = true, a.Src, now.Add(r.MasterAdverInterval()+handOverMargin)
+		// request times out). We keep them, announcing nothing, until it
+		// announces them (PeerAnnounced) or its third advertisement, at
+		// most two of its intervals: keepalived 1.3.9 answering a lower
+		// master at once adds them two intervals after that answer.
+		r.yielding, r.yieldTo, r.yieldHeard = true, a.Src, 0
+		r.yieldUntil = now.Add(yieldAdverts*r.MasterAdverInterval() + handOverMargin)
 		return acts[1:] // the StateChanged; DelVIPs waits for endYield
 	}
 	// The RFC says "else: o Discard ADVERTISEMENT". keepalived instead
@@ -718,7 +726,15 @@ func (r *Router) masterAdvert(now time.Time, a AdvertReceived) []Action {
 	// the crossing adverts of a preemption long ago): it gets its ARPs at
 	// once, or its clients would stay with it for the rest of the limit.
 	acts := r.sendAdvert(now)
-	newEpisode := r.lastLower.IsZero() || now.Sub(r.lastLower) > r.MasterDownInterval()
+	silence := r.MasterDownInterval()
+	if r.cfg.Version == 3 && a.Interval > 0 {
+		// A lower master that advertises more slowly than we do (v3
+		// intervals may differ) is silent for longer between its adverts
+		// within one episode: its own Master_Down_Interval (Skew_Time is
+		// under one of its intervals).
+		silence = max(silence, 4*a.Interval)
+	}
+	newEpisode := r.lastLower.IsZero() || now.Sub(r.lastLower) > silence
 	r.lastLower = now
 	if newEpisode || now.Sub(r.lastHeal) >= HealAnnounceEvery {
 		r.lastHeal = now

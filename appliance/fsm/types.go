@@ -299,6 +299,13 @@ const (
 // advertisement to arrive.
 const handOverMargin = 100 * time.Millisecond
 
+// yieldAdverts is how many of the preempting master's intervals a yield
+// lasts at most without its announcement: its third advertisement (two
+// after the one that preempted us) ends it. keepalived 1.3.9, answering a
+// lower-priority master at once, adds the VIPs two intervals after that
+// answer (measured: TestKeepalivedInterop).
+const yieldAdverts = 2
+
 // ErrInvalidConfig is wrapped by every error Config.Validate returns.
 var ErrInvalidConfig = errors.New("fsm: invalid config")
 

@@ -228,10 +228,11 @@ const gapTolerance = 50 * time.Millisecond
 
 // overlapBound is the longest stretch with two holders an upgrade may show:
 // a node handing over keeps the VIP until the peer's gratuitous ARP, its
-// second advert, or one advert interval and fsm's margin (100 ms) after its
-// first: 300 ms at these timers, doubled for a loaded machine. A VIP left
-// behind would last until the node's next daemon starts.
-const overlapBound = 2 * (200*time.Millisecond + 100*time.Millisecond)
+// second advert (a stop) or third (a preemption), or at most two advert
+// intervals and fsm's margin (100 ms) after its first: 500 ms at these
+// timers, doubled for a loaded machine. A VIP left behind would last until
+// the node's next daemon starts.
+const overlapBound = 2 * (2*200*time.Millisecond + 100*time.Millisecond)
 
 var upgrades = flag.Int("upgrades", 1, "TestUpgradeRunningPair: how many times to upgrade the master between two packages (for numbers)")
 
