@@ -63,15 +63,9 @@ func (in *instance) runHooks(now time.Time, c fsm.StateChanged) {
 		VIPs:      in.cfg.VirtualIPs,
 		Interface: in.cfg.Interface,
 		VRID:      in.cfg.VRID,
-		Instance:  instanceName(in.cfg),
+		Instance:  in.cfg.InstanceName(),
 		At:        now,
 	})
-}
-
-// instanceName names the instance to its hooks (PROXYPAIR_INSTANCE):
-// interface and VRID, which make it unique on a host.
-func instanceName(v config.VRRP) string {
-	return v.Interface + "-" + itoa(v.VRID)
 }
 
 func hookCommands(n config.Notify) hooks.Commands {

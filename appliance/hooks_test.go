@@ -57,9 +57,9 @@ func TestHooksFollowTransitions(t *testing.T) {
 
 		var got []string
 		for _, tr := range fh.transitions() {
-			if tr.Priority != 200 || tr.Interface != "eth1" || tr.VRID != 51 || tr.Instance != "eth1-51" ||
+			if tr.Priority != 200 || tr.Interface != "eth1" || tr.VRID != 51 || tr.Instance != "VI_51" ||
 				len(tr.VIPs) != 1 || tr.VIPs[0] != vip100 {
-				t.Errorf("transition %+v: want priority 200, eth1, VRID 51, instance eth1-51, VIP %v", tr, vip100)
+				t.Errorf("transition %+v: want priority 200, eth1, VRID 51, instance VI_51, VIP %v", tr, vip100)
 			}
 			got = append(got, fmt.Sprintf("%s from %s (%s)", tr.Kind, tr.From, tr.Reason))
 		}

@@ -62,6 +62,7 @@ func (in *instance) statusLine() string {
 // system call, so a status poll cannot stall the adverts.
 func (in *instance) snapshot(now time.Time) control.Instance {
 	st := control.Instance{
+		Name:               in.cfg.InstanceName(),
 		Interface:          in.cfg.Interface,
 		VRID:               in.cfg.VRID,
 		Version:            in.cfg.Version,

@@ -9,6 +9,7 @@ package config
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 
 // VRRP configures the virtual router on the interface.
 type VRRP struct {
+	// Name names the instance, as keepalived's vrrp_instance NAME does:
+	// the metrics' iname label and the hooks' PROXYPAIR_INSTANCE. "" =
+	// VI_<vrid> (see InstanceName).
+	Name           string
 	Interface      string
 	VRID           int
 	Priority       int
@@ -58,6 +63,15 @@ type VRRP struct {
 	Pair       bool
 	V3Checksum string // ChecksumPseudoHeader or ChecksumMessageOnly
 	GARP       GARP
+}
+
+// InstanceName is the instance's name: vrrp.name, or VI_<vrid> when it
+// is not set (keepalived's tutorials name the first instance VI_1).
+func (v VRRP) InstanceName() string {
+	if v.Name != "" {
+		return v.Name
+	}
+	return "VI_" + strconv.Itoa(v.VRID)
 }
 
 // Values of vrrp.v3_checksum.

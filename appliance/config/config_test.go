@@ -66,6 +66,7 @@ func TestExampleConfigs(t *testing.T) {
 				t.Fatalf("problems: %v", problems)
 			}
 			want := VRRP{
+				Name:           "VI_1",
 				Interface:      "eth1",
 				VRID:           51,
 				Priority:       tc.priority,
@@ -310,6 +311,9 @@ func TestBadConfigs(t *testing.T) {
 		{"peer this network", []string{"unicast_peers: [0.1.2.3]"}, "", nil, "vrrp.unicast_peers", "0.0.0.0/8"},
 		{"peer reserved", []string{"unicast_peers: [240.0.0.1]"}, "", nil, "vrrp.unicast_peers", "240.0.0.0/4"},
 		{"peer subnet broadcast", []string{"unicast_peers: [192.168.200.255]"}, "", nil, "vrrp.unicast_peers", "broadcast address of 192.168.200.0/24"},
+		{"name with a space", []string{`name: "VI 1"`}, "", nil, "vrrp.name", `"VI 1": use 1-64 letters`},
+		{"name with a quote", []string{`name: 'VI"1'`}, "", nil, "vrrp.name", "use 1-64 letters"},
+		{"name too long", []string{"name: " + strings.Repeat("v", 65)}, "", nil, "vrrp.name", "use 1-64 letters"},
 		{"source unspecified", []string{"source_ip: 0.0.0.0"}, "", nil, "vrrp.source_ip", "0.0.0.0 is the unspecified address"},
 		{"source multicast", []string{"source_ip: 224.0.0.18"}, "", nil, "vrrp.source_ip", "multicast"},
 		{"source subnet network", []string{"source_ip: 192.168.200.0"}, "", nil, "vrrp.source_ip", "network address of 192.168.200.0/24"},

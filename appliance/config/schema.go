@@ -48,6 +48,7 @@ func accessors[T any](dst func(*Config) *T) (func(*Config) any, func(to, from *C
 
 // schema lists every key proxypair knows. A key not listed here is an error.
 var schema = []field{
+	str("vrrp.name", "", func(c *Config) *string { return &c.VRRP.Name }),
 	identity(str("vrrp.interface", "eth1", func(c *Config) *string { return &c.VRRP.Interface })),
 	identity(integer("vrrp.virtual_router_id", 51, func(c *Config) *int { return &c.VRRP.VRID })),
 	integer("vrrp.priority", 100, func(c *Config) *int { return &c.VRRP.Priority }),

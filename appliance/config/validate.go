@@ -60,6 +60,9 @@ func oneOf(ps *problems, key, value string, allowed ...string) {
 }
 
 func validateVRRP(ps *problems, v *VRRP) {
+	if v.Name != "" && !ValidName(v.Name) {
+		ps.add("vrrp.name", "%q: use 1-%d letters, digits, '_', '-', '.' or ':' (it becomes a metrics label and PROXYPAIR_INSTANCE)", v.Name, maxNameLen)
+	}
 	if v.Interface == "" {
 		ps.add("vrrp.interface", "must not be empty")
 	} else if len(v.Interface) > 15 {
@@ -396,4 +399,25 @@ func validateNotify(ps *problems, n *Notify) {
 	if hooks > 0 && (n.Timeout < minHookTimeout || n.Timeout > maxHookTimeout) {
 		ps.add("notify.timeout", "%v is outside 100ms-10m (each hook's limit)", n.Timeout)
 	}
+}
+
+// maxNameLen bounds vrrp.name.
+const maxNameLen = 64
+
+// ValidName reports whether name can be vrrp.name: 1-64 ASCII letters,
+// digits, '_', '-', '.' or ':', so it reads the same in a metrics label,
+// a hook's environment and a log line.
+func ValidName(name string) bool {
+	if name == "" || len(name) > maxNameLen {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '_', r == '-', r == '.', r == ':':
+		default:
+			return false
+		}
+	}
+	return true
 }

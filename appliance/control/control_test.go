@@ -22,7 +22,7 @@ func testStatus() Status {
 	return Status{
 		Version: "test", PID: 42, Started: t0,
 		Instances: []Instance{{
-			Interface: "eth1", VRID: 51, Version: 2, State: "MASTER", Since: t0.Add(time.Second),
+			Name: "VI_1", Interface: "eth1", VRID: 51, Version: 2, State: "MASTER", Since: t0.Add(time.Second),
 			ConfiguredPriority: 200, EffectivePriority: 200, AdvertInterval: Duration(time.Second),
 			MasterAdverInt: Duration(time.Second), Source: "198.18.0.1", Master: "198.18.0.1",
 			VIPs: []string{"198.18.0.100/24"}, VIPsHeld: []string{"198.18.0.100/24"}, Link: "up",
@@ -56,7 +56,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	want := testStatus()
 	in := got.Instances[0]
-	if in.State != "MASTER" || in.Drops["password"] != 2 || time.Duration(in.AdvertInterval) != time.Second || !got.Started.Equal(want.Started) {
+	if in.Name != "VI_1" || in.State != "MASTER" || in.Drops["password"] != 2 || time.Duration(in.AdvertInterval) != time.Second || !got.Started.Equal(want.Started) {
 		t.Errorf("status did not survive the trip: %+v", got)
 	}
 
@@ -64,7 +64,7 @@ func TestRoundTrip(t *testing.T) {
 	if err := got.WriteText(&buf, want.Started.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"MASTER for 59s", "200 (configured 200)", "password=2 vrid=1", "BACKUP → MASTER (master_down)"} {
+	for _, s := range []string{"VI_1: eth1 vrid 51 (VRRPv2)", "MASTER for 59s", "200 (configured 200)", "password=2 vrid=1", "BACKUP → MASTER (master_down)"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("text output lacks %q:\n%s", s, buf.String())
 		}

@@ -27,6 +27,7 @@ type Status struct {
 
 // Instance is one VRRP instance's state.
 type Instance struct {
+	Name               string    `json:"name"` // vrrp.name, default VI_<vrid>
 	Interface          string    `json:"interface"`
 	VRID               int       `json:"vrid"`
 	Version            int       `json:"vrrp_version"`
@@ -208,7 +209,12 @@ func (s *Status) WriteText(w io.Writer, now time.Time) error {
 	}
 	fmt.Fprintln(tw)
 	for _, in := range s.Instances {
-		fmt.Fprintf(tw, "\n%s vrid %d (VRRPv%d)\n", in.Interface, in.VRID, in.Version)
+		if in.Name != "" {
+			fmt.Fprintf(tw, "\n%s: ", in.Name)
+		} else {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "%s vrid %d (VRRPv%d)\n", in.Interface, in.VRID, in.Version)
 		fmt.Fprintf(tw, "  state\t%s for %s\n", in.State, age(now, in.Since))
 		fmt.Fprintf(tw, "  priority\t%d (configured %d)\n", in.EffectivePriority, in.ConfiguredPriority)
 		fmt.Fprintf(tw, "  master\t%s\n", orDash(in.Master))

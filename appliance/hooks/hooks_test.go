@@ -142,7 +142,7 @@ func closeAll(r *Runner) {
 
 func tr(k Kind) Transition {
 	return Transition{Kind: k, From: "BACKUP", Reason: "master_down", Priority: 200,
-		VIPs: []netip.Prefix{netip.MustParsePrefix("198.18.0.100/24")}, Interface: "eth1", VRID: 51, Instance: "eth1-51", At: time.Now()}
+		VIPs: []netip.Prefix{netip.MustParsePrefix("198.18.0.100/24")}, Interface: "eth1", VRID: 51, Instance: "VI_51", At: time.Now()}
 }
 
 // TestOrderOneAtATime: the hooks of transitions that come while a slow
@@ -387,7 +387,7 @@ func TestEnvironment(t *testing.T) {
 	at := time.Date(2026, 11, 28, 1, 2, 3, 456789000, time.FixedZone("KST", 9*3600))
 	r.Notify(Transition{Kind: Stop, From: "MASTER", Reason: "peer_took_over", Priority: 150,
 		VIPs:      []netip.Prefix{netip.MustParsePrefix("198.18.0.100/24"), netip.MustParsePrefix("198.18.0.101/32")},
-		Interface: "eth1", VRID: 51, Instance: "eth1-51", At: at})
+		Interface: "eth1", VRID: 51, Instance: "VI_51", At: at})
 	closeAll(r)
 
 	env := map[string][]string{}
@@ -405,7 +405,7 @@ func TestEnvironment(t *testing.T) {
 		EnvVIPs:                    "198.18.0.100/24 198.18.0.101/32",
 		EnvIface:                   "eth1",
 		EnvVRID:                    "51",
-		EnvInstance:                "eth1-51",
+		EnvInstance:                "VI_51",
 		EnvSeq:                     "1",
 		EnvTime:                    "2026-11-27T16:02:03.456789Z",
 		EnvHookIndex:               "1",

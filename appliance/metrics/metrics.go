@@ -31,12 +31,6 @@ import (
 // (keepalived_up 0) instead of queueing more requests behind it.
 const snapshotTimeout = 3 * time.Second
 
-// InstanceName is the iname label of the instance on iface with vrid.
-// keepalived names its instances in its config (vrrp_instance VI_1);
-// proxypair has one instance per daemon and no such name, so it is
-// derived from the VRID.
-func InstanceName(vrid int) string { return "VI_" + strconv.Itoa(vrid) }
-
 // instLabels label every per-instance metric, as the keepalived exporter
 // does.
 var instLabels = []string{"iname", "intf", "vrid"}
@@ -224,7 +218,7 @@ func (e emitter) counter(d *prometheus.Desc, v uint64, extra ...string) {
 }
 
 func collectInstance(ch chan<- prometheus.Metric, now time.Time, in *control.Instance) {
-	e := emitter{ch: ch, labels: []string{InstanceName(in.VRID), in.Interface, strconv.Itoa(in.VRID)}}
+	e := emitter{ch: ch, labels: []string{instanceLabel(in), in.Interface, strconv.Itoa(in.VRID)}}
 
 	kaState, known := kaStates[in.State]
 	if !known {
@@ -325,3 +319,14 @@ func bool01(b bool) float64 {
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// instanceLabel is the iname label: the instance's name (vrrp.name, which
+// the keepalived importer sets to the vrrp_instance name, so a migrated
+// pair's alerts keep matching), VI_<vrid> from a daemon too old to report
+// one.
+func instanceLabel(in *control.Instance) string {
+	if in.Name != "" {
+		return in.Name
+	}
+	return "VI_" + strconv.Itoa(in.VRID)
+}

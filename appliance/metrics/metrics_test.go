@@ -294,3 +294,21 @@ func BenchmarkScrape(b *testing.B) {
 		}
 	}
 }
+
+// TestInameIsTheInstanceName: iname is vrrp.name when the daemon reports
+// one (an imported keepalived config keeps its VI_1), else VI_<vrid>.
+func TestInameIsTheInstanceName(t *testing.T) {
+	st := fullStatus(time.Now())
+	st.Instances[0].Name = "VI_1"
+	url, _ := serve(t, &fakeSource{st: st})
+	f, err := promtest.Scrape(http.DefaultClient, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, f, "keepalived_advertisements_sent_total", "iname", "VI_1", "intf", "eth1", "vrid", "51"); got != 60 {
+		t.Errorf("adverts sent labelled iname VI_1 = %v, want 60", got)
+	}
+	if _, err := f.Value("keepalived_advertisements_sent_total", inst...); err == nil {
+		t.Error("a series still labelled iname VI_51 next to vrrp.name VI_1")
+	}
+}

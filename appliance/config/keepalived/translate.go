@@ -244,8 +244,15 @@ func (tr *translator) instance(inst *Statement) {
 	res := tr.res
 	c := res.Config
 	res.Instance, res.Pos = inst.Arg(1), inst.Pos
-	if inst.Arg(1) == "" {
+	switch name := inst.Arg(1); {
+	case name == "":
 		tr.warn(inst, "has no name")
+	case config.ValidName(name):
+		// The metrics' iname label: a migrated pair's alerts keep matching.
+		c.VRRP.Name = name
+		tr.from("vrrp.name", inst)
+	default:
+		tr.warn(inst, "the name %q cannot be vrrp.name (letters, digits, '_', '-', '.', ':'): the metrics' iname label will be VI_<vrid> — alerts on iname=%q need changing", name, name)
 	}
 	var (
 		version, advert, auth, vips, srcIP, vrid, iface *Statement

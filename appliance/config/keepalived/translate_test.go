@@ -48,6 +48,8 @@ func (w ww) String() string {
 func get(c *config.Config, key string) string {
 	v := &c.VRRP
 	switch key {
+	case "vrrp.name":
+		return v.Name
 	case "vrrp.interface":
 		return v.Interface
 	case "vrrp.virtual_router_id":
@@ -231,13 +233,16 @@ var haproxyOn = map[string]string{"health.enabled": "true", "health.weight": "-2
 var rows = []row{
 	// The instance's VRRP settings.
 	{name: "minimal instance", conf: inst(),
-		want: map[string]string{"vrrp.interface": "eth1", "vrrp.virtual_router_id": "51", "vrrp.priority": "100", "vrrp.version": "2",
+		want: map[string]string{"vrrp.name": "VI_1", "vrrp.interface": "eth1", "vrrp.virtual_router_id": "51", "vrrp.priority": "100", "vrrp.version": "2",
 			"vrrp.advert_interval": "1s", "vrrp.preempt": "true", "vrrp.auth_pass": "", "vrrp.virtual_ips": "[198.18.0.100/24]", "health.enabled": "false"},
 		warn: []ww{{"vrrp_instance", 1, "no vrrp_script or track_process watches HAProxy", false}}},
 	{name: "state MASTER", conf: inst("state MASTER"), quiet: []string{"state"}},
 	// Found by FuzzImport: YAML refuses C1 control characters even in
 	// comments.
-	{name: "instance name with a C1 control character", conf: strings.Replace(inst(), "VI_1", "VI\u009b1", 1)},
+	{name: "instance name with a C1 control character", conf: strings.Replace(inst(), "VI_1", "VI\u009b1", 1),
+		want: map[string]string{"vrrp.name": ""}, warn: []ww{{"vrrp_instance", 1, "cannot be vrrp.name", false}}},
+	{name: "instance name with a slash", conf: strings.Replace(inst(), "VI_1", "lb/vip", 1),
+		want: map[string]string{"vrrp.name": ""}, warn: []ww{{"vrrp_instance", 1, `the name "lb/vip" cannot be vrrp.name`, false}}},
 	{name: "instance without a name", conf: strings.Replace(inst(), "VI_1", "", 1), warn: []ww{{"vrrp_instance", 1, "has no name", false}}},
 	{name: "state BACKUP", conf: inst("state BACKUP"), quiet: []string{"state"}},
 	{name: "state master in lower case", conf: inst("state master"),

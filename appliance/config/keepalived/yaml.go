@@ -23,6 +23,9 @@ func (r *Result) YAML() []byte {
 	y.comment(0, "proxypair's defaults. Read the warnings the import printed, then check")
 	y.comment(0, "this file with: proxypair validate --config FILE")
 	y.line(0, "vrrp:")
+	if c.VRRP.Name != "" {
+		y.key(r, "vrrp.name", yamlString(c.VRRP.Name))
+	}
 	y.key(r, "vrrp.interface", yamlString(c.VRRP.Interface))
 	y.key(r, "vrrp.virtual_router_id", strconv.Itoa(c.VRRP.VRID))
 	y.key(r, "vrrp.priority", strconv.Itoa(c.VRRP.Priority))
