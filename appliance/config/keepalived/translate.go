@@ -388,6 +388,9 @@ func (tr *translator) instance(inst *Statement) {
 			c.VRRP.PreemptDelay = d
 			tr.from("vrrp.preempt_delay", preemptDelay)
 		default:
+			if d%time.Second != 0 {
+				tr.warn(preemptDelay, "keepalived before 2.0 (Ubuntu 18.04's 1.3.9) reads whole seconds: it waited %v; the output keeps %v, as the line asks", d.Truncate(time.Second), d)
+			}
 			c.VRRP.PreemptDelay = d
 			tr.from("vrrp.preempt_delay", preemptDelay)
 		}
