@@ -79,7 +79,7 @@ func (tr *translator) health(inst *Statement, tracks []*Statement) {
 	if len(haproxy) == 0 {
 		c.Health.Enabled = false
 		if len(all) == 0 {
-			tr.warn(inst, "no vrrp_script or track_process watches HAProxy here: health tracking is off, as it was. proxypair can watch HAProxy natively (runtime API, process, backends) and hand the VIP over at once when it fails: set health.enabled: true once HAProxy's stats socket (level admin) is at health.haproxy.socket")
+			tr.warn(inst, "no vrrp_script or track_process watches HAProxy here: health tracking is off, as it was. proxypair can watch HAProxy natively (runtime API, process, backends) and hand the VIP over at once when it fails: set health.enabled: true once HAProxy has a runtime API socket for it at health.haproxy.socket (`stats socket /run/haproxy/proxypair.sock mode 660 group proxypair level user` in haproxy.cfg)")
 			tr.res.health = append(tr.res.health, "keepalived tracked nothing: off, as it was (see the warning to switch it on)")
 		} else {
 			tr.res.health = append(tr.res.health, "keepalived tracked no HAProxy check proxypair recognises: off (see the warnings)")
