@@ -124,6 +124,11 @@ func (w *watcher) follow(ctx context.Context, what string, run func(ctx context.
 		if errors.Is(err, netlink.ErrDumpInterrupted) {
 			return // a listing during a change: the next event or poll covers it
 		}
+		if ctx.Err() != nil {
+			// We are stopping: closing the subscription fails its
+			// pending receive, which is no news.
+			return
+		}
 		if time.Since(lastErrLog) > 10*time.Second {
 			lastErrLog = time.Now()
 			w.log.Warn("netlink "+what+" subscription error", "err", err)

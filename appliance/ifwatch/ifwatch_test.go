@@ -4,6 +4,7 @@ package ifwatch
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -30,24 +31,34 @@ func (k *fakeKernel) lookup(string) (Link, error) {
 	return k.link, nil
 }
 
-func (k *fakeKernel) subscribeLinks(ch chan<- netlink.LinkUpdate, _ <-chan struct{}, _ func(error)) error {
+func (k *fakeKernel) subscribeLinks(ch chan<- netlink.LinkUpdate, done <-chan struct{}, onErr func(error)) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.subscribe != nil {
 		return k.subscribe
 	}
 	k.linkSubs = append(k.linkSubs, ch)
+	go closeFails(done, onErr)
 	return nil
 }
 
-func (k *fakeKernel) subscribeAddrs(ch chan<- netlink.AddrUpdate, _ <-chan struct{}, _ func(error)) error {
+func (k *fakeKernel) subscribeAddrs(ch chan<- netlink.AddrUpdate, done <-chan struct{}, onErr func(error)) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.subscribe != nil {
 		return k.subscribe
 	}
 	k.addrSubs = append(k.addrSubs, ch)
+	go closeFails(done, onErr)
 	return nil
+}
+
+// closeFails does what the netlink library does when a subscription's
+// done channel closes: it closes the socket, and the pending receive
+// reports an error.
+func closeFails(done <-chan struct{}, onErr func(error)) {
+	<-done
+	onErr(errors.New("Receive failed: resource temporarily unavailable"))
 }
 
 func (k *fakeKernel) set(l Link) {
@@ -191,6 +202,46 @@ func TestSubscriptionEndsIsResubscribed(t *testing.T) {
 		synctest.Wait()
 		if l, n, _ := r.last(); n != 2 || !l.Up {
 			t.Fatalf("after resubscribing: %+v (%d reports)", l, n)
+		}
+	})
+}
+
+// warnings counts the log records at Warn and above.
+type warnings struct {
+	mu sync.Mutex
+	n  []string
+}
+
+func (w *warnings) Enabled(context.Context, slog.Level) bool { return true }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		w.mu.Lock()
+		w.n = append(w.n, r.Message)
+		w.mu.Unlock()
+	}
+	return nil
+}
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnings) WithGroup(string) slog.Handler      { return w }
+
+// TestStopIsQuiet: stopping the watcher ends its subscriptions, which fails
+// their pending receives; that is no warning for the operator's log (it
+// was one on every daemon stop).
+func TestStopIsQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		k := &fakeKernel{link: Link{Exists: true, Index: 5, Up: true, MAC: mac1}}
+		w := &warnings{}
+		ctx, cancel := context.WithCancel(context.Background())
+		if _, err := watch(ctx, Options{Interface: "eth1", Log: slog.New(w), OnLink: func(Link) {}, OnAddrs: func() {}}, k); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		cancel()
+		synctest.Wait()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.n) != 0 {
+			t.Errorf("warnings at stop: %q", w.n)
 		}
 	})
 }
