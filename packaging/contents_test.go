@@ -33,7 +33,7 @@ func file(path string, mode fs.FileMode, sameAs string) item {
 
 // examples are the configs shipped for reading.
 var examples = []string{"master.yaml", "backup.yaml", "vpc-master.yaml", "vpc-backup.yaml",
-	"master.env", "backup.env", "proxypair.env.example", "haproxy.cfg"}
+	"master.env", "backup.env", "proxypair.env.example", "haproxy.cfg", "grafana-proxypair.json"}
 
 // want is the package's complete file list, every entry owned root:root
 // (the proxypair group is given to /etc/proxypair by the postinst, once the

@@ -209,7 +209,7 @@ func packageContents(src, binary, generated string) (files.Contents, error) {
 		{repo("README.md"), "/usr/share/doc/proxypair/README.md", 0o644, ""},
 	}
 	for _, ex := range []string{"master.yaml", "backup.yaml", "vpc-master.yaml", "vpc-backup.yaml",
-		"master.env", "backup.env", "proxypair.env.example", "haproxy.cfg"} {
+		"master.env", "backup.env", "proxypair.env.example", "haproxy.cfg", "grafana-proxypair.json"} {
 		list = append(list, entry{repo("configs/" + ex), "/usr/share/doc/proxypair/examples/" + ex, 0o644, ""})
 	}
 	var out files.Contents
