@@ -14,6 +14,8 @@ if ! command -v go >/dev/null; then
 fi
 
 # haproxy and keepalived: the real peers the tests run in network namespaces;
+# frr: FRR's zebra and vrrpd, the other VRRP peer of the interop tests (its
+# frr.service is enabled but, like the others, never started here);
 # nftables: VRRP blocked one way in the fault tests, the soak and the demo;
 # curl: the commands `make demo KEEP=1` prints to explore the lab.
 # packer, shellcheck, systemd: the offline checks of the image and unit;
@@ -23,7 +25,7 @@ fi
 # init-system-helpers' deb-systemd-helper (with systemd) are already there.
 # The libraries of testdata/peers' keepalived 1.3.9 and HAProxy 1.8.8
 # (Ubuntu 18.04's versions; `ldd` lists them).
-packages=(haproxy keepalived iproute2 iputils-ping procps tcpdump nftables curl packer shellcheck systemd dbus-daemon ca-certificates lintian
+packages=(haproxy keepalived frr iproute2 iputils-ping procps tcpdump nftables curl packer shellcheck systemd dbus-daemon ca-certificates lintian
 	libssl3 libnl-3-200 libnl-genl-3-200 libnl-route-3-200 libcrypt1 zlib1g liblua5.3-0 libsystemd0 libpcre3)
 missing=()
 for p in "${packages[@]}"; do
@@ -31,7 +33,7 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
-	# Installing haproxy or keepalived must not start them in the host's own
+	# Installing haproxy, keepalived or frr must not start them in the host's own
 	# network namespace: policy-rc.d exit 101 tells the package scripts not
 	# to start services.
 	if [ ! -e /usr/sbin/policy-rc.d ]; then

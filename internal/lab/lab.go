@@ -66,11 +66,12 @@ type Lab struct {
 	ownDir bool
 	opts   Options
 
-	mu     sync.Mutex
-	closed bool
-	nss    []*netNS // every namespace created, switch first
-	hosts  []*Host
-	procs  []*Process
+	mu      sync.Mutex
+	closed  bool
+	nss     []*netNS // every namespace created, switch first
+	hosts   []*Host
+	procs   []*Process
+	closers []func() // run once every process has ended
 }
 
 // New sweeps namespaces left behind by dead creators, then creates the
@@ -269,7 +270,7 @@ func (l *Lab) Close() error {
 		return nil
 	}
 	l.closed = true
-	procs, nss := l.procs, l.nss
+	procs, nss, closers := l.procs, l.nss, l.closers
 	l.mu.Unlock()
 
 	var (
@@ -291,6 +292,9 @@ func (l *Lab) Close() error {
 		})
 	}
 	wg.Wait()
+	for _, fn := range closers {
+		fn()
+	}
 
 	// Hosts first: deleting a host namespace destroys its veth, and the
 	// switch goes last with the bridge.
@@ -333,6 +337,14 @@ func (l *Lab) logOutputs(tb testing.TB) {
 		}
 		tb.Logf("lab: %s (pid %d), log %s:\n%s", p.name, p.PID(), p.Log, out)
 	}
+}
+
+// onClose registers fn for Close to run once every process has ended.
+// The caller holds no lock.
+func (l *Lab) onClose(fn func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closers = append(l.closers, fn)
 }
 
 // track registers a started process so Close stops it.
