@@ -311,6 +311,10 @@ func TestBadConfigs(t *testing.T) {
 		{"peer this network", []string{"unicast_peers: [0.1.2.3]"}, "", nil, "vrrp.unicast_peers", "0.0.0.0/8"},
 		{"peer reserved", []string{"unicast_peers: [240.0.0.1]"}, "", nil, "vrrp.unicast_peers", "240.0.0.0/4"},
 		{"peer subnet broadcast", []string{"unicast_peers: [192.168.200.255]"}, "", nil, "vrrp.unicast_peers", "broadcast address of 192.168.200.0/24"},
+		{"octal-looking password", []string{"auth_pass: 0123"}, "", nil, "vrrp.auth_pass", `0123 is read by YAML as the number 83, not as the text "0123": quote it`},
+		{"decimal-looking password", []string{"auth_pass: 1.10"}, "", nil, "vrrp.auth_pass", `1.10 is read by YAML as the number 1.1`},
+		{"hex-looking name", []string{"name: 0x1F"}, "", nil, "vrrp.name", `0x1F is read by YAML as the number 31`},
+		{"null name", []string{"name: null"}, "", nil, "vrrp.name", `null is read by YAML as null`},
 		{"name with a space", []string{`name: "VI 1"`}, "", nil, "vrrp.name", `"VI 1": use 1-64 letters`},
 		{"name with a quote", []string{`name: 'VI"1'`}, "", nil, "vrrp.name", "use 1-64 letters"},
 		{"name too long", []string{"name: " + strings.Repeat("v", 65)}, "", nil, "vrrp.name", "use 1-64 letters"},
@@ -499,5 +503,28 @@ func TestPairMode(t *testing.T) {
 		if got := tc.v.PairMode(); got != tc.want {
 			t.Errorf("PairMode(%+v) = %v, want %v", tc.v, got, tc.want)
 		}
+	}
+}
+
+// TestTextThatYAMLReadsAlike: an unquoted value of a text key that YAML
+// reads as a number or boolean printing the same (auth_pass: 1234,
+// name: "yes" unquoted as yes is a string in YAML 1.2) is taken as the
+// text; a value the environment or --set overrides is not the file's to
+// report.
+func TestTextThatYAMLReadsAlike(t *testing.T) {
+	clearEnv(t)
+	c, problems := load(t, Source{File: writeYAML(t, seedWith([]string{"auth_pass: 1234", "name: 51"}, ""))})
+	if len(problems) != 0 || c.VRRP.AuthPass != "1234" || c.VRRP.Name != "51" {
+		t.Errorf("auth_pass %q, name %q, problems %v; want 1234, 51, none", c.VRRP.AuthPass, c.VRRP.Name, problems)
+	}
+	file := writeYAML(t, seedWith([]string{"auth_pass: 0123"}, ""))
+	c, problems = load(t, Source{File: file, Set: map[string]string{"vrrp.auth_pass": "abc"}})
+	if len(problems) != 0 || c.VRRP.AuthPass != "abc" {
+		t.Errorf("overridden by --set: auth_pass %q, problems %v; want abc, none", c.VRRP.AuthPass, problems)
+	}
+	t.Setenv(EnvName("vrrp.auth_pass"), "def")
+	c, problems = load(t, Source{File: file})
+	if len(problems) != 0 || c.VRRP.AuthPass != "def" {
+		t.Errorf("overridden by the environment: auth_pass %q, problems %v; want def, none", c.VRRP.AuthPass, problems)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // Source says where configuration comes from.
@@ -51,6 +52,14 @@ func Load(src Source) (*Config, []Problem, error) {
 	var problems []Problem
 	problems = append(problems, unknownKeys(v)...)
 	problems = append(problems, unknownEnv(env)...)
+	if file != "" {
+		overridden := func(key string) bool {
+			_, byEnv := env[EnvName(key)]
+			_, bySet := src.Set[key]
+			return byEnv || bySet
+		}
+		problems = append(problems, misreadText(file, overridden)...)
+	}
 
 	// Flags override everything: apply them last, after checking their keys.
 	for _, key := range sortedKeys(src.Set) {
@@ -131,6 +140,69 @@ func unknownKeys(v *viper.Viper) []Problem {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// misreadText reports text keys whose unquoted value in the YAML file is
+// read as something that prints differently: `auth_pass: 0123` is the
+// octal number 83 and `1.10` the float 1.1, so the daemon would use a
+// password the peer does not have. `auth_pass: 1234` reads back as 1234
+// and passes.
+func misreadText(file string, overridden func(key string) bool) []Problem {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil // viper has read it; a race with an editor is not ours to report
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil // viper reports what does not parse
+	}
+	var out []Problem
+	var walk func(prefix string, n *yaml.Node)
+	walk = func(prefix string, n *yaml.Node) {
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := strings.ToLower(n.Content[i].Value)
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			val := n.Content[i+1]
+			if val.Kind == yaml.MappingNode {
+				walk(key, val)
+				continue
+			}
+			if val.Kind != yaml.ScalarNode || val.Tag == "!!str" || !isText(key) || overridden(key) {
+				continue
+			}
+			var typed any
+			if val.Decode(&typed) != nil {
+				continue
+			}
+			if typed == nil && val.Value == "" {
+				continue // an empty value: ""
+			}
+			if typed == nil || fmt.Sprint(typed) != val.Value {
+				out = append(out, Problem{Key: key, Message: fmt.Sprintf("%s is read by YAML as %s, not as the text %q: quote it", val.Value, describeYAML(typed), val.Value)})
+			}
+		}
+	}
+	walk("", doc.Content[0])
+	return out
+}
+
+// describeYAML names what YAML made of a plain scalar.
+func describeYAML(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case int, int64, uint64, float64:
+		return fmt.Sprintf("the number %v", v)
+	case bool:
+		return fmt.Sprintf("the boolean %v", v)
+	default:
+		return fmt.Sprintf("a %T (%v)", v, v)
+	}
 }
 
 // hookVars are the variables a notify hook is given (appliance/hooks

@@ -27,6 +27,9 @@ type field struct {
 	// identity marks a key of the VRRP instance's identity: a reload that
 	// changes it restarts the instance inside the process.
 	identity bool
+	// text marks a string key: a YAML value that is not a string is taken
+	// as its text (see misreadText).
+	text bool
 }
 
 // restart marks f as changing only when the process restarts.
@@ -102,6 +105,16 @@ var schema = []field{
 	duration("notify.timeout", 30*time.Second, func(c *Config) *time.Duration { return &c.Notify.Timeout }),
 }
 
+// isText reports whether key is a string key.
+func isText(key string) bool {
+	for _, f := range schema {
+		if f.key == key {
+			return f.text
+		}
+	}
+	return false
+}
+
 // Keys returns every known key path, in schema order.
 func Keys() []string {
 	keys := make([]string, len(schema))
@@ -134,7 +147,7 @@ func EnvName(key string) string {
 
 func str(key, def string, dst func(*Config) *string) field {
 	get, keep := accessors(dst)
-	return field{key: key, def: def, get: get, keep: keep, set: func(c *Config, raw any) error {
+	return field{key: key, def: def, get: get, keep: keep, text: true, set: func(c *Config, raw any) error {
 		switch v := raw.(type) {
 		case string:
 			*dst(c) = v

@@ -53,6 +53,11 @@ func FuzzImport(f *testing.F) {
 		if err := yaml.Unmarshal(res.YAML(), &doc); err != nil {
 			t.Fatalf("the YAML does not parse: %v\n%s", err, res.YAML())
 		}
+		if n := res.Config.VRRP.Name; n != "" {
+			if got := doc["vrrp"].(map[string]any)["name"]; got != n {
+				t.Fatalf("vrrp.name %q reads back as %#v:\n%s", n, got, res.YAML())
+			}
+		}
 		for k := range doc {
 			if k != "vrrp" && k != "health" && k != "notify" {
 				t.Fatalf("the YAML has a section %q:\n%s", k, res.YAML())

@@ -591,7 +591,8 @@ func TestParseSeconds(t *testing.T) {
 
 func TestYAMLString(t *testing.T) {
 	for in, want := range map[string]string{"eth1": "eth1", "": `""`, "yes": `"yes"`, "1234": `"1234"`, "a b": `"a b"`,
-		"-x": `"-x"`, "/run/haproxy/admin.sock": "/run/haproxy/admin.sock", `a"b`: `"a\"b"`, "1e3": `"1e3"`} {
+		"-x": `"-x"`, "/run/haproxy/admin.sock": "/run/haproxy/admin.sock", `a"b`: `"a\"b"`, "1e3": `"1e3"`,
+		"0x1F": `"0x1F"`, "0o17": `"0o17"`, "0b101": `"0b101"`, "1_": `"1_"`, "2001-12-14": `"2001-12-14"`, "_1": "_1"} {
 		if got := yamlString(in); got != want {
 			t.Errorf("yamlString(%q) = %s, want %s", in, got, want)
 		}

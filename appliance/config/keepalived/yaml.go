@@ -192,7 +192,9 @@ func yamlString(s string) string {
 	case "true", "false", "yes", "no", "on", "off", "null", "y", "n":
 		plain = false
 	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil || s[0] == '-' || s[0] == '.' {
+	// A leading digit may read as a number (0x1F, 0o17, 0b101, 1_), a
+	// date (2001-12-14) or a float: YAML would not give the string back.
+	if _, err := strconv.ParseFloat(s, 64); err == nil || s[0] == '-' || s[0] == '.' || s[0] >= '0' && s[0] <= '9' {
 		plain = false
 	}
 	if plain {
