@@ -315,6 +315,8 @@ func TestBadConfigs(t *testing.T) {
 		{"decimal-looking password", []string{"auth_pass: 1.10"}, "", nil, "vrrp.auth_pass", `1.10 is read by YAML as the number 1.1`},
 		{"hex-looking name", []string{"name: 0x1F"}, "", nil, "vrrp.name", `0x1F is read by YAML as the number 31`},
 		{"null name", []string{"name: null"}, "", nil, "vrrp.name", `null is read by YAML as null`},
+		{"octal-looking hook argument", nil, "notify: {master: [[/bin/chmod, 0644, /run/x]]}\n", nil, "notify.master", `0644 is read by YAML as the number 420`},
+		{"octal-looking backend", nil, "health: {haproxy: {backends: [web, 0123]}}\n", nil, "health.haproxy.backends", `0123 is read by YAML as the number 83`},
 		{"name with a space", []string{`name: "VI 1"`}, "", nil, "vrrp.name", `"VI 1": use 1-64 letters`},
 		{"name with a quote", []string{`name: 'VI"1'`}, "", nil, "vrrp.name", "use 1-64 letters"},
 		{"name too long", []string{"name: " + strings.Repeat("v", 65)}, "", nil, "vrrp.name", "use 1-64 letters"},

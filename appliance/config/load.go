@@ -172,23 +172,49 @@ func misreadText(file string, overridden func(key string) bool) []Problem {
 				walk(key, val)
 				continue
 			}
-			if val.Kind != yaml.ScalarNode || val.Tag == "!!str" || !isText(key) || overridden(key) {
+			if !isText(key) || overridden(key) {
 				continue
 			}
-			var typed any
-			if val.Decode(&typed) != nil {
-				continue
-			}
-			if typed == nil && val.Value == "" {
-				continue // an empty value: ""
-			}
-			if typed == nil || fmt.Sprint(typed) != val.Value {
-				out = append(out, Problem{Key: key, Message: fmt.Sprintf("%s is read by YAML as %s, not as the text %q: quote it", val.Value, describeYAML(typed), val.Value)})
+			for _, item := range scalars(val) {
+				if msg := misread(item); msg != "" {
+					out = append(out, Problem{Key: key, Message: msg})
+				}
 			}
 		}
 	}
 	walk("", doc.Content[0])
 	return out
+}
+
+// scalars lists the scalars of n: n itself, or the items of a list, or of
+// a list of lists (the notify hooks' argv lists).
+func scalars(n *yaml.Node) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		return []*yaml.Node{n}
+	}
+	var out []*yaml.Node
+	for _, item := range n.Content {
+		out = append(out, scalars(item)...)
+	}
+	return out
+}
+
+// misread says how YAML misreads a text scalar, or "" when it does not.
+func misread(n *yaml.Node) string {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!str" {
+		return ""
+	}
+	var typed any
+	if n.Decode(&typed) != nil {
+		return ""
+	}
+	if typed == nil && n.Value == "" {
+		return "" // an empty value: ""
+	}
+	if typed != nil && fmt.Sprint(typed) == n.Value {
+		return ""
+	}
+	return fmt.Sprintf("%s is read by YAML as %s, not as the text %q: quote it", n.Value, describeYAML(typed), n.Value)
 }
 
 // describeYAML names what YAML made of a plain scalar.

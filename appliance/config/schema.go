@@ -27,8 +27,9 @@ type field struct {
 	// identity marks a key of the VRRP instance's identity: a reload that
 	// changes it restarts the instance inside the process.
 	identity bool
-	// text marks a string key: a YAML value that is not a string is taken
-	// as its text (see misreadText).
+	// text marks a string key, or a list of strings or of argv lists: a
+	// YAML value that is not a string is taken as its text (see
+	// misreadText).
 	text bool
 }
 
@@ -232,7 +233,7 @@ func duration(key string, def time.Duration, dst func(*Config) *time.Duration) f
 
 func strs(key string, dst func(*Config) *[]string) field {
 	get, keep := accessors(dst)
-	return field{key: key, def: []string{}, get: get, keep: keep, set: func(c *Config, raw any) error {
+	return field{key: key, def: []string{}, get: get, keep: keep, text: true, set: func(c *Config, raw any) error {
 		list, err := toList(raw)
 		if err != nil {
 			return err
@@ -342,7 +343,7 @@ func addr(key string, dst func(*Config) *netip.Addr) field {
 // than re-spelled (0x10 and 1.50 would not come back as written).
 func argvLists(key string, dst func(*Config) *[][]string) field {
 	get, keep := accessors(dst)
-	return field{key: key, def: []any{}, get: get, keep: keep, set: func(c *Config, raw any) error {
+	return field{key: key, def: []any{}, get: get, keep: keep, text: true, set: func(c *Config, raw any) error {
 		if s, ok := raw.(string); ok {
 			if strings.TrimSpace(s) == "" {
 				*dst(c) = nil
