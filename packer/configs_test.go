@@ -19,7 +19,7 @@ import (
 // knownKeys are the config keys of the contract (DESIGN.md 2.2 and the
 // health and cloud issues). The examples the image ships must use only these.
 var knownKeys = []string{
-	"vrrp.interface", "vrrp.virtual_router_id", "vrrp.priority", "vrrp.version",
+	"vrrp.name", "vrrp.interface", "vrrp.virtual_router_id", "vrrp.priority", "vrrp.version",
 	"vrrp.advert_interval", "vrrp.preempt", "vrrp.preempt_delay", "vrrp.auth_pass",
 	"vrrp.virtual_ips", "vrrp.unicast_peers", "vrrp.source_ip",
 	"vrrp.garp.repeat", "vrrp.garp.delay", "vrrp.garp.interval",
