@@ -296,31 +296,7 @@ func steadyOn(t *testing.T, want *lab.Host, d time.Duration, ms ...member) {
 
 // sampleMembers is sampleHolders for members.
 func sampleMembers(ms ...member) func() time.Duration {
-	stop, done := make(chan struct{}), make(chan time.Duration)
-	go func() {
-		var longest time.Duration
-		var since time.Time
-		for {
-			select {
-			case <-stop:
-				done <- longest
-				return
-			default:
-			}
-			now := time.Now()
-			if len(holding(ms...)) == 0 {
-				if since.IsZero() {
-					since = now
-				}
-				longest = max(longest, now.Sub(since))
-			} else {
-				since = time.Time{}
-			}
-			// Sampling pace, not synchronisation.
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	return func() time.Duration { close(stop); return <-done }
+	return sampleGaps(func() bool { return len(holding(ms...)) == 0 })
 }
 
 // clientSees waits until the client c, asking who has the VIP, hears only

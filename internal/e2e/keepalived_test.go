@@ -176,6 +176,13 @@ func interop(t *testing.T, p keepalivedPeer, s settings, keepalivedMaster bool) 
 // sampleHolders starts sampling who holds the VIP every 2 ms; the function
 // it returns stops it and reports the longest time nobody did.
 func sampleHolders(hosts ...*lab.Host) func() time.Duration {
+	return sampleGaps(func() bool { return len(holders(hosts...)) == 0 })
+}
+
+// sampleGaps starts calling nobody every 2 ms; the function it returns
+// stops it and reports the longest run of samples for which nobody was
+// true.
+func sampleGaps(nobody func() bool) func() time.Duration {
 	stop, done := make(chan struct{}), make(chan time.Duration)
 	go func() {
 		var longest time.Duration
@@ -188,7 +195,7 @@ func sampleHolders(hosts ...*lab.Host) func() time.Duration {
 			default:
 			}
 			now := time.Now()
-			if len(holders(hosts...)) == 0 {
+			if nobody() {
 				if since.IsZero() {
 					since = now
 				}
