@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,10 +42,15 @@ func Load(src Source) (*Config, []Problem, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	var data []byte
 	if file != "" {
-		v.SetConfigFile(file)
+		// Read once: viper takes the values, misreadText the text they
+		// were written as.
+		if data, err = os.ReadFile(file); err != nil {
+			return nil, nil, fmt.Errorf("config: reading %s: %w", file, err)
+		}
 		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
+		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 			return nil, nil, fmt.Errorf("config: reading %s: %w", file, err)
 		}
 	}
@@ -58,7 +64,7 @@ func Load(src Source) (*Config, []Problem, error) {
 			_, bySet := src.Set[key]
 			return byEnv || bySet
 		}
-		problems = append(problems, misreadText(file, overridden)...)
+		problems = append(problems, misreadText(data, overridden)...)
 	}
 
 	// Flags override everything: apply them last, after checking their keys.
@@ -147,11 +153,7 @@ func unknownKeys(v *viper.Viper) []Problem {
 // octal number 83 and `1.10` the float 1.1, so the daemon would use a
 // password the peer does not have. `auth_pass: 1234` reads back as 1234
 // and passes.
-func misreadText(file string, overridden func(key string) bool) []Problem {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil // viper has read it; a race with an editor is not ours to report
-	}
+func misreadText(data []byte, overridden func(key string) bool) []Problem {
 	var doc yaml.Node
 	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
 		return nil // viper reports what does not parse
