@@ -100,7 +100,7 @@ func TestHAProxyExternalServer(t *testing.T) {
 	}
 	hc := h.HTTPClient(2 * time.Second)
 	url := "http://" + AddrA.Addr().String() + "/"
-	if body, err := get(ctx, hc, url); err != nil || body != "a" {
+	if body, err := lab.Get(ctx, hc, url); err != nil || body != "a" {
 		t.Fatalf("GET %s through HAProxy: %q, %v; want the server's \"a\"", url, body, err)
 	}
 
@@ -111,7 +111,7 @@ func TestHAProxyExternalServer(t *testing.T) {
 	if st, err := statStatus(hp, lab.HAProxyFrontend, "FRONTEND"); err != nil || st != "OPEN" {
 		t.Errorf("frontend %s: %q, %v; want OPEN (only the backend lost its server)", lab.HAProxyFrontend, st, err)
 	}
-	if _, err := get(ctx, hc, url); err == nil || !strings.Contains(err.Error(), "503") {
+	if _, err := lab.Get(ctx, hc, url); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("GET with s1 DOWN: %v; want status 503", err)
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -526,7 +524,7 @@ func (p *pair) clientGets(ctx context.Context, within time.Duration, want string
 	hc := p.c.HTTPClient(time.Second)
 	url := "http://" + vipAddr + "/"
 	err := lab.Eventually(cctx, 20*time.Millisecond, func() (bool, string) {
-		body, err := get(cctx, hc, url)
+		body, err := lab.Get(cctx, hc, url)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -536,28 +534,6 @@ func (p *pair) clientGets(ctx context.Context, within time.Duration, want string
 		return fmt.Errorf("client GETting %s from %s within %v: %w", url, want, within, err)
 	}
 	return nil
-}
-
-// get GETs url and returns the first line of a 200 answer's body.
-func get(ctx context.Context, hc *http.Client, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("status %s", resp.Status)
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimSpace(line), nil
 }
 
 // clientPings waits until one ping from c to the VIP is answered.

@@ -313,16 +313,11 @@ func clientSees(t *testing.T, c *lab.Host, want member) {
 		if len(macs) != 1 || macs[0].String() != want.mac.String() {
 			return false, fmt.Sprintf("ARP answers %v, want only %v", macs, want.mac)
 		}
-		resp, err := hc.Get("http://" + vip.Addr().String() + ":8080/")
+		body, err := lab.Get(context.Background(), hc, "http://"+vip.Addr().String()+":8080/")
 		if err != nil {
 			return false, err.Error()
 		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return false, err.Error()
-		}
-		return string(body) == want.host.Name, fmt.Sprintf("GET answered by %q", body)
+		return body == want.host.Name, fmt.Sprintf("GET answered by %q", body)
 	})
 }
 

@@ -61,13 +61,9 @@ func (h *Host) ARPAnswers(ip netip.Addr, wait time.Duration) ([]net.HardwareAddr
 
 // MAC returns eth1's MAC address.
 func (h *Host) MAC() (net.HardwareAddr, error) {
-	nl, err := h.ns.handle()
+	_, link, err := h.eth1()
 	if err != nil {
 		return nil, err
-	}
-	link, err := nl.LinkByName(HostInterface)
-	if err != nil {
-		return nil, fmt.Errorf("lab: %s: %s: %w", h.Name, HostInterface, err)
 	}
 	return link.Attrs().HardwareAddr, nil
 }

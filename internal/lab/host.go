@@ -86,13 +86,9 @@ func (h *Host) Start(name string, args ...string) (*Process, error) {
 // milliseconds, but the kernel may apply the carrier change late, so poll
 // for the effect rather than assume it.
 func (h *Host) SetLink(up bool) error {
-	nl, err := h.ns.handle()
+	nl, link, err := h.eth1()
 	if err != nil {
 		return err
-	}
-	link, err := nl.LinkByName(HostInterface)
-	if err != nil {
-		return fmt.Errorf("lab: %s: %s: %w", h.Name, HostInterface, err)
 	}
 	if up {
 		err = nl.LinkSetUp(link)
@@ -132,15 +128,24 @@ func (h *Host) SetIsolated(isolated bool) error {
 	return nil
 }
 
-// Addrs returns eth1's IPv4 addresses.
-func (h *Host) Addrs() ([]netip.Prefix, error) {
+// eth1 returns the host's netlink handle and its eth1.
+func (h *Host) eth1() (*netlink.Handle, netlink.Link, error) {
 	nl, err := h.ns.handle()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	link, err := nl.LinkByName(HostInterface)
 	if err != nil {
-		return nil, fmt.Errorf("lab: %s: %s: %w", h.Name, HostInterface, err)
+		return nil, nil, fmt.Errorf("lab: %s: %s: %w", h.Name, HostInterface, err)
+	}
+	return nl, link, nil
+}
+
+// Addrs returns eth1's IPv4 addresses.
+func (h *Host) Addrs() ([]netip.Prefix, error) {
+	nl, link, err := h.eth1()
+	if err != nil {
+		return nil, err
 	}
 	addrs, err := nl.AddrList(link, netlink.FAMILY_V4)
 	if err != nil {

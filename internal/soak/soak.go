@@ -192,14 +192,7 @@ func (r *run) startClient(c *lab.Host) {
 			case <-t.C:
 			}
 			r.reqs.Add(1)
-			resp, err := client.Get(url)
-			if err != nil {
-				r.fails.Add(1)
-				continue
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
+			if _, err := lab.Get(context.Background(), client, url); err != nil {
 				r.fails.Add(1)
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -611,7 +610,7 @@ func startDemoClient(h *lab.Host, url string, every, timeout time.Duration) (*de
 			}
 			i := reqs.add(time.Now())
 			wg.Go(func() {
-				by, err := get(hc, url)
+				by, err := lab.Get(context.Background(), hc, url) // a request in flight at stop runs out
 				if err != nil {
 					by = err.Error()
 				}
@@ -626,23 +625,6 @@ func startDemoClient(h *lab.Host, url string, every, timeout time.Duration) (*de
 			wg.Wait()
 		})
 	}
-}
-
-// get fetches url and returns the answer's body, trimmed.
-func get(hc *http.Client, url string) (string, error) {
-	resp, err := hc.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s", resp.Status)
-	}
-	return strings.TrimSpace(string(b)), nil
 }
 
 // keepalivedVersion is the first line of `keepalived --version` on h.
